@@ -1,0 +1,38 @@
+# Offload: every target sets up what it needs (.venv, packages, migrations) on a fresh machine.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+export PYTHONDONTWRITEBYTECODE := 1
+
+.DEFAULT_GOAL := help
+.PHONY: help run test check bench clean migrate browser
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+migrate: $(BIN)/.installed  ## Apply database migrations
+	$(BIN)/python manage.py migrate --noinput
+
+run: migrate  ## Start embedded Redis + web (http://127.0.0.1:8000) + worker; Ctrl-C stops all
+	$(BIN)/honcho start
+
+test: $(BIN)/.installed  ## Run the whole test suite (embedded Redis; no services needed)
+	$(BIN)/pytest
+
+check: $(BIN)/.installed  ## Django checks, migrations up to date, ruff, mypy
+	$(BIN)/python manage.py check
+	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy .
+
+bench: $(BIN)/.installed  ## Run the quick benchmark suite (see bench/README.md)
+	$(BIN)/python bench/run.py
+
+clean:  ## Remove the virtualenv and all local state (database, Redis data, media)
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

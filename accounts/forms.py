@@ -1,0 +1,27 @@
+"""Signup form (HTML form and JSON body alike) and the admin's user forms."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth import forms as auth_forms
+
+from .models import User, normalize_email_address
+
+
+class SignupForm(forms.Form):
+    email = forms.EmailField(max_length=254, widget=forms.EmailInput(attrs={"autofocus": True}))
+
+    def clean_email(self) -> str:
+        return normalize_email_address(self.cleaned_data["email"])
+
+
+class UserCreationForm(auth_forms.BaseUserCreationForm):
+    class Meta:
+        model = User
+        fields = ("email",)
+
+
+class UserChangeForm(auth_forms.UserChangeForm):
+    class Meta:
+        model = User
+        fields = "__all__"

@@ -1,0 +1,22 @@
+"""sign_up: create the account (if new) and enqueue its welcome email, atomically."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from jobs.enqueue import enqueue
+from jobs.models import Job
+
+from .models import User
+from .tasks import send_welcome_email
+
+
+def sign_up(email: str) -> Job:
+    """Create a user without a usable password and enqueue the welcome email.
+
+    An address that already has an account gets the same outcome for the caller (no account
+    enumeration); the job then sends a "you already have an account" message instead.
+    """
+    with transaction.atomic():
+        user, _created = User.objects.get_or_create(email=email, defaults={"password": "!"})
+        return enqueue(send_welcome_email, user.pk, about=user)

@@ -1,0 +1,19 @@
+"""Root URL routes."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+admin.site.site_header = "Offload"
+admin.site.site_title = "Offload admin"
+admin.site.index_title = "Jobs and accounts"
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="signup", permanent=False)),
+    path("admin/", admin.site.urls),
+    path("", include("accounts.urls")),
+    path("", include("reports.urls")),
+    path("", include("jobs.urls")),
+]

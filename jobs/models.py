@@ -1,0 +1,413 @@
+"""Job and JobEvent: the ledger's state, its allowed transitions, and the queries staff need."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.db import models, transaction
+from django.utils import timezone
+
+#: Longest error text kept on a job row (the full text stays on the event).
+ERROR_SUMMARY_LENGTH = 500
+
+
+class JobStatus(models.TextChoices):
+    """Where a job is now. True at every instant: see the transitions on `JobManager`."""
+
+    PENDING = "pending", "Pending"
+    """Committed to the ledger but not (yet) handed to the broker."""
+    QUEUED = "queued", "Queued"
+    """In the broker, waiting for a worker."""
+    RUNNING = "running", "Running"
+    """A worker claimed it and is running an attempt."""
+    RETRYING = "retrying", "Retrying"
+    """An attempt failed and another one is scheduled (see `next_eta`)."""
+    SUCCEEDED = "succeeded", "Succeeded"
+    """An attempt finished without error. Final."""
+    FAILED = "failed", "Failed"
+    """No further attempt will happen on its own (retries exhausted or a non-retryable error)."""
+    SKIPPED = "skipped", "Skipped"
+    """Claimed but not run (for example too old for its age limit). Final."""
+    CANCELLED = "cancelled", "Cancelled"
+    """Cancelled before it ran; a worker that receives it skips it. Final."""
+
+    @classmethod
+    def final(cls) -> frozenset[JobStatus]:
+        return frozenset({cls.SUCCEEDED, cls.FAILED, cls.SKIPPED, cls.CANCELLED})
+
+    @classmethod
+    def unfinished(cls) -> frozenset[JobStatus]:
+        return frozenset(set(cls) - cls.final())
+
+
+class EventKind(models.TextChoices):
+    """What happened to a job. Events are append-only: one row per fact."""
+
+    ENQUEUED = "enqueued", "Enqueued"
+    """The job row was written, inside the transaction of the request that caused it."""
+    QUEUED = "queued", "Sent to broker"
+    """The message reached the broker."""
+    STARTED = "started", "Started"
+    """A worker claimed the job and began an attempt."""
+    ATTEMPT_FAILED = "attempt_failed", "Attempt failed, retry scheduled"
+    """An attempt raised; the error is kept here and another attempt is scheduled at `eta`."""
+    SUCCEEDED = "succeeded", "Succeeded"
+    """An attempt finished without error."""
+    FAILED = "failed", "Failed"
+    """The last attempt raised and no further attempt will happen; its error is kept here."""
+    SKIPPED = "skipped", "Delivery skipped"
+    """A delivery arrived that must not run (a duplicate, or the job was already final)."""
+    CANCELLED = "cancelled", "Cancelled"
+    """Staff cancelled the job before it ran."""
+    LEDGER_ERROR = "ledger_error", "Ledger write failed"
+    """Recording a transition failed even after retries; the job's status may be stale."""
+
+
+class JobQuerySet(models.QuerySet["Job"]):
+    """Queries named by state, so callers never spell status values."""
+
+    def pending(self) -> JobQuerySet:
+        return self.filter(status=JobStatus.PENDING)
+
+    def queued(self) -> JobQuerySet:
+        return self.filter(status=JobStatus.QUEUED)
+
+    def running(self) -> JobQuerySet:
+        return self.filter(status=JobStatus.RUNNING)
+
+    def retrying(self) -> JobQuerySet:
+        return self.filter(status=JobStatus.RETRYING)
+
+    def succeeded(self) -> JobQuerySet:
+        return self.filter(status=JobStatus.SUCCEEDED)
+
+    def failed(self) -> JobQuerySet:
+        return self.filter(status=JobStatus.FAILED)
+
+    def unfinished(self) -> JobQuerySet:
+        return self.filter(status__in=JobStatus.unfinished())
+
+    def finished(self) -> JobQuerySet:
+        return self.filter(status__in=JobStatus.final())
+
+    def for_actor(self, actor_name: str) -> JobQuerySet:
+        return self.filter(actor_name=actor_name)
+
+    def about(self, obj: models.Model) -> JobQuerySet:
+        return self.filter(about_type=ContentType.objects.get_for_model(obj), about_id=str(obj.pk))
+
+
+class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[misc]
+    """Every status transition of the ledger.
+
+    Each transition is one conditional UPDATE that cannot move a job backwards (a slow write from
+    one process must not undo a later one from another), plus the event that records it, in one
+    transaction. `attempt` guards the worker-side transitions: only the worker holding the claim
+    for attempt N can finish attempt N.
+    """
+
+    def create_pending(
+        self,
+        *,
+        job_id: uuid.UUID,
+        actor_name: str,
+        queue_name: str,
+        args: list[Any],
+        kwargs: dict[str, Any],
+        max_retries: int | None,
+        about: models.Model | None = None,
+        caused_by: Any = None,
+    ) -> Job:
+        job = self.model(
+            id=job_id,
+            actor_name=actor_name,
+            queue_name=queue_name,
+            args=args,
+            kwargs=kwargs,
+            max_retries=max_retries,
+            caused_by=caused_by if getattr(caused_by, "is_authenticated", False) else None,
+        )
+        if about is not None:
+            job.about_type = ContentType.objects.get_for_model(about)
+            job.about_id = str(about.pk)
+            job.about_label = str(about)[:255]
+        with transaction.atomic():
+            job.save(force_insert=True)
+            JobEvent.objects.create(job=job, kind=EventKind.ENQUEUED, at=job.created_at)
+        return job
+
+    def mark_queued(self, job_id: uuid.UUID, *, eta: dt.datetime | None = None) -> bool:
+        """The broker accepted the message. Only a pending job moves to queued."""
+        now = timezone.now()
+        with transaction.atomic():
+            moved = self.filter(pk=job_id, status=JobStatus.PENDING).update(
+                status=JobStatus.QUEUED, queued_at=now, next_eta=eta
+            )
+            if moved:
+                JobEvent.objects.create(job_id=job_id, kind=EventKind.QUEUED, at=now, eta=eta)
+        return bool(moved)
+
+    def record_unseen(
+        self,
+        *,
+        job_id: uuid.UUID,
+        actor_name: str,
+        queue_name: str,
+        args: list[Any],
+        kwargs: dict[str, Any],
+        max_retries: int | None,
+        status: JobStatus,
+        eta: dt.datetime | None = None,
+    ) -> bool:
+        """Insert a job that reached the broker without `enqueue()` (a bare `actor.send()`).
+
+        Returns False if the row already exists, so a racing writer never duplicates it.
+        """
+        now = timezone.now()
+        with transaction.atomic():
+            created = self.bulk_create(
+                [
+                    self.model(
+                        id=job_id,
+                        actor_name=actor_name,
+                        queue_name=queue_name,
+                        args=args,
+                        kwargs=kwargs,
+                        max_retries=max_retries,
+                        status=status,
+                        queued_at=now,
+                        next_eta=eta,
+                    )
+                ],
+                ignore_conflicts=True,
+            )
+            # ignore_conflicts gives no row count: ask whether our event's job is really new.
+            if not created or JobEvent.objects.filter(job_id=job_id).exists():
+                return False
+            JobEvent.objects.create(
+                job_id=job_id,
+                kind=EventKind.QUEUED,
+                at=now,
+                eta=eta,
+                message="Sent directly to the broker (not through jobs.enqueue).",
+            )
+        return True
+
+    def claim(
+        self, job_id: uuid.UUID, *, retries: int, worker: str, delivery_id: str
+    ) -> tuple[int, dt.datetime] | None:
+        """Start attempt `retries + 1` if this delivery is the one the ledger expects.
+
+        `retries` is the message's count of failed attempts. The claim succeeds only while the
+        job is unfinished and has recorded exactly that many attempts, so a duplicate delivery
+        (attempt already counted), a cancelled or a finished job is refused. `running` is
+        accepted because Retries re-enqueues before the failed attempt is marked `retrying`.
+        Returns (attempt, started_at), or None when refused.
+        """
+        now = timezone.now()
+        attempt = retries + 1
+        with transaction.atomic():
+            claimed = self.filter(
+                pk=job_id,
+                status__in=[
+                    JobStatus.PENDING,
+                    JobStatus.QUEUED,
+                    JobStatus.RETRYING,
+                    JobStatus.RUNNING,
+                ],
+                attempts=retries,
+            ).update(
+                status=JobStatus.RUNNING,
+                attempts=attempt,
+                started_at=now,
+                finished_at=None,
+                next_eta=None,
+                worker=worker,
+                delivery_id=delivery_id,
+            )
+            if not claimed:
+                return None
+            JobEvent.objects.create(
+                job_id=job_id, kind=EventKind.STARTED, at=now, attempt=attempt, worker=worker
+            )
+        return attempt, now
+
+    def mark_succeeded(
+        self,
+        job_id: uuid.UUID,
+        *,
+        attempt: int,
+        started_at: dt.datetime,
+        worker: str,
+        result: Any = None,
+    ) -> bool:
+        now = timezone.now()
+        with transaction.atomic():
+            moved = self._running_attempt(job_id, attempt).update(
+                status=JobStatus.SUCCEEDED,
+                finished_at=now,
+                duration=now - started_at,
+                result=result,
+                last_error="",
+            )
+            JobEvent.objects.create(
+                job_id=job_id, kind=EventKind.SUCCEEDED, at=now, attempt=attempt, worker=worker
+            )
+        return bool(moved)
+
+    def mark_attempt_failed(
+        self,
+        job_id: uuid.UUID,
+        *,
+        attempt: int,
+        started_at: dt.datetime,
+        worker: str,
+        exception_type: str,
+        message: str,
+        traceback: str,
+        final: bool,
+        eta: dt.datetime | None = None,
+    ) -> bool:
+        """Record a failed attempt: `retrying` with its eta, or `failed` when `final`.
+
+        The event is written even if the status update is refused (the next attempt may already
+        have claimed the job): the error of every attempt is kept.
+        """
+        now = timezone.now()
+        summary = f"{exception_type}: {message}"[:ERROR_SUMMARY_LENGTH]
+        with transaction.atomic():
+            if final:
+                moved = self._running_attempt(job_id, attempt).update(
+                    status=JobStatus.FAILED,
+                    finished_at=now,
+                    duration=now - started_at,
+                    next_eta=None,
+                    last_error=summary,
+                )
+            else:
+                moved = self._running_attempt(job_id, attempt).update(
+                    status=JobStatus.RETRYING, next_eta=eta, last_error=summary
+                )
+            JobEvent.objects.create(
+                job_id=job_id,
+                kind=EventKind.FAILED if final else EventKind.ATTEMPT_FAILED,
+                at=now,
+                attempt=attempt,
+                worker=worker,
+                exception_type=exception_type,
+                message=message,
+                traceback=traceback,
+                eta=None if final else eta,
+            )
+        return bool(moved)
+
+    def mark_skipped(self, job_id: uuid.UUID, *, attempt: int, worker: str, reason: str) -> bool:
+        """A claimed attempt did not run (another middleware skipped it, e.g. its age limit)."""
+        now = timezone.now()
+        with transaction.atomic():
+            moved = self._running_attempt(job_id, attempt).update(
+                status=JobStatus.SKIPPED, finished_at=now
+            )
+            JobEvent.objects.create(
+                job_id=job_id,
+                kind=EventKind.SKIPPED,
+                at=now,
+                attempt=attempt,
+                worker=worker,
+                message=reason,
+            )
+        return bool(moved)
+
+    def record_event(self, job_id: uuid.UUID, kind: EventKind, **fields: Any) -> None:
+        """Append an event without changing the job (a refused delivery, a ledger error)."""
+        JobEvent.objects.create(job_id=job_id, kind=kind, **fields)
+
+    def _running_attempt(self, job_id: uuid.UUID, attempt: int) -> JobQuerySet:
+        return self.filter(pk=job_id, status=JobStatus.RUNNING, attempts=attempt)
+
+
+class Job(models.Model):
+    """One background job, from the request that caused it to its final state.
+
+    The primary key is the Dramatiq message id: stable across retries, delays and redelivery.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    actor_name = models.CharField(max_length=255)
+    queue_name = models.CharField(max_length=255)
+    args = models.JSONField(default=list, blank=True)
+    kwargs = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    max_retries = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField("enqueued at", default=timezone.now)
+    queued_at = models.DateTimeField("sent at", null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    next_eta = models.DateTimeField("next attempt at", null=True, blank=True)
+    duration = models.DurationField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    worker = models.CharField(max_length=255, blank=True)
+    # The broker's id of the current delivery (changes on every enqueue, not on redelivery).
+    delivery_id = models.CharField(max_length=64, blank=True)
+    result = models.JSONField(null=True, blank=True)
+    about_type = models.ForeignKey(
+        ContentType, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    about_id = models.CharField(max_length=64, blank=True)
+    about = GenericForeignKey("about_type", "about_id")
+    # What the job is about, as it read when enqueued: searchable and shown even if deleted.
+    about_label = models.CharField("about", max_length=255, blank=True)
+    caused_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="caused_jobs",
+    )
+
+    objects = JobManager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["status", "-created_at"], name="job_status_created"),
+            models.Index(fields=["actor_name", "-created_at"], name="job_actor_created"),
+            models.Index(fields=["queue_name", "-created_at"], name="job_queue_created"),
+            models.Index(fields=["-created_at"], name="job_created"),
+            models.Index(fields=["about_type", "about_id"], name="job_about"),
+            models.Index(fields=["about_label"], name="job_about_label"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.actor_name} {self.id}"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in JobStatus.final()
+
+
+class JobEvent(models.Model):
+    """One fact in a job's history. Append-only, like Django's LogEntry."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=20, choices=EventKind.choices)
+    at = models.DateTimeField(default=timezone.now)
+    attempt = models.PositiveIntegerField(default=0)
+    worker = models.CharField(max_length=255, blank=True)
+    exception_type = models.CharField(max_length=255, blank=True)
+    message = models.TextField(blank=True)
+    traceback = models.TextField(blank=True)
+    eta = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["job", "at"], name="jobevent_job_at")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.at:%Y-%m-%d %H:%M:%S})"

@@ -1,0 +1,299 @@
+"""JobTracker: the Dramatiq middleware that writes every message's life into the ledger.
+
+It must be FIRST in DRAMATIQ_BROKER["MIDDLEWARE"]: `before_*` hooks run in list order, so the
+claim happens before any other middleware or the actor; `after_*` hooks run in reverse, so the
+tracker records the outcome after Retries decided it and TimeLimit disarmed (DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from django.db import DatabaseError, close_old_connections, connections
+from dramatiq import Broker, Message
+from dramatiq.broker import MessageProxy
+from dramatiq.middleware import Middleware, MiddlewareError, Retries, SkipMessage
+
+if TYPE_CHECKING:
+    from .models import JobStatus
+
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+#: Hooks get the message itself on the enqueue side and a MessageProxy on the worker side.
+AnyMessage = Message[Any] | MessageProxy
+
+#: Attempts at a ledger write before giving up (with a short backoff between them).
+LEDGER_WRITE_TRIES = 4
+
+
+class LedgerUnavailableError(MiddlewareError):
+    """The claim could not be written. A MiddlewareError, so Dramatiq does not swallow it:
+    the attempt fails, Retries schedules another one, and no actor code runs unrecorded."""
+
+
+@dataclass
+class Claim:
+    job_id: uuid.UUID
+    attempt: int
+    started_at: dt.datetime
+    worker: str
+    retry_eta: dt.datetime | None = None
+
+
+def worker_identity() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.current_thread().name}"
+
+
+def message_job_id(message: AnyMessage) -> uuid.UUID:
+    return uuid.UUID(message.message_id)
+
+
+def eta_of(message: AnyMessage) -> dt.datetime | None:
+    eta = message.options.get("eta")
+    return dt.datetime.fromtimestamp(eta / 1000, tz=dt.UTC) if eta else None
+
+
+def max_retries_of(broker: Broker, message: AnyMessage) -> int | None:
+    if "max_retries" in message.options:
+        return int(message.options["max_retries"])
+    retries = next((m for m in broker.middleware if isinstance(m, Retries)), None)
+    if retries is None:
+        return 0  # without Retries a failed attempt is never retried
+    try:
+        actor = broker.get_actor(message.actor_name)
+    except Exception:  # an actor this process does not know (e.g. sent by name)
+        return retries.max_retries
+    return int(actor.options.get("max_retries", retries.max_retries))
+
+
+def write_with_retries(write: Callable[[], T], what: str) -> T:
+    """Run a ledger write, reconnecting and retrying on database errors.
+
+    Dramatiq logs and swallows exceptions from middleware hooks, so a write that gives up
+    here must be made visible by the caller.
+    """
+    for tries in range(1, LEDGER_WRITE_TRIES + 1):
+        try:
+            return write()
+        except DatabaseError:
+            if tries == LEDGER_WRITE_TRIES:
+                raise
+            logger.warning(
+                "Ledger write failed (%s), try %d; retrying.", what, tries, exc_info=True
+            )
+            # A broken connection stays broken inside this thread until it is closed.
+            connections["default"].close()
+            time.sleep(0.1 * 2**tries)
+    raise AssertionError("unreachable")
+
+
+class JobTracker(Middleware):
+    """Records enqueue, claim, success, retry, failure and skip of every message."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    # --- enqueue side (web process, or a worker sending follow-up jobs) -------------------
+
+    def after_enqueue(self, broker: Broker, message: Message[Any], delay: int | None) -> None:
+        claim: Claim | None = getattr(self._local, "claim", None)
+        if claim is not None and claim.job_id == message_job_id(message):
+            # Retries re-enqueuing the message this thread is processing: remember when the
+            # next attempt is due, for after_process_message to record.
+            claim.retry_eta = eta_of(message)
+            return
+        if message.options.get("retries"):
+            # A retry of an already recorded job (e.g. moved from the delay queue).
+            return
+        try:
+            write_with_retries(lambda: self._record_sent(broker, message), "queued")
+        except DatabaseError:
+            # The message is in the broker and will be recorded when a worker claims it.
+            logger.exception("Could not record that job %s was sent.", message.message_id)
+
+    def _record_sent(self, broker: Broker, message: Message[Any]) -> None:
+        from .models import Job  # lazy: django-dramatiq loads middleware before models
+
+        job_id = message_job_id(message)
+        eta = eta_of(message)
+        if Job.objects.mark_queued(job_id, eta=eta):
+            return
+        if not Job.objects.filter(pk=job_id).exists():
+            self._record_unseen(broker, message, JobStatus.QUEUED)
+
+    def _record_unseen(self, broker: Broker, message: AnyMessage, status: JobStatus) -> None:
+        from .models import Job  # lazy: django-dramatiq loads middleware before models
+
+        Job.objects.record_unseen(
+            job_id=message_job_id(message),
+            actor_name=message.actor_name,
+            queue_name=message.queue_name.removesuffix(".DQ"),
+            args=list(message.args),
+            kwargs=dict(message.kwargs),
+            max_retries=max_retries_of(broker, message),
+            status=status,
+            eta=eta_of(message),
+        )
+
+    # --- worker side ------------------------------------------------------------------------
+
+    def before_process_message(self, broker: Broker, message: MessageProxy) -> None:
+        from .models import Job, JobStatus  # lazy: django-dramatiq loads middleware before models
+
+        self._local.claim = None
+        # Drop a connection that broke or expired while this thread was idle.
+        close_old_connections()
+        job_id = message_job_id(message)
+        retries = message.options.get("retries", 0)
+        worker = worker_identity()
+        delivery_id = message.options.get("redis_message_id", "")
+
+        def claim() -> tuple[int, dt.datetime] | None:
+            won = Job.objects.claim(job_id, retries=retries, worker=worker, delivery_id=delivery_id)
+            if won is None and not Job.objects.filter(pk=job_id).exists():
+                self._record_unseen(broker, message, JobStatus.QUEUED)
+                won = Job.objects.claim(
+                    job_id, retries=retries, worker=worker, delivery_id=delivery_id
+                )
+            return won
+
+        try:
+            won = write_with_retries(claim, "claim")
+        except DatabaseError as exc:
+            logger.exception("Could not claim job %s; failing the attempt.", job_id)
+            raise LedgerUnavailableError(f"Job ledger unavailable: {exc}") from exc
+
+        if won is None:
+            self._refuse(job_id, retries, worker)
+            raise SkipMessage(f"job {job_id} is not expecting attempt {retries + 1}")
+        attempt, started_at = won
+        self._local.claim = Claim(job_id, attempt, started_at, worker)
+
+    def _refuse(self, job_id: uuid.UUID, retries: int, worker: str) -> None:
+        """Record a delivery that must not run: a duplicate, or the job is final/cancelled."""
+        from .models import EventKind, Job  # lazy: django-dramatiq loads middleware before models
+
+        try:
+            job = Job.objects.only("status", "attempts").get(pk=job_id)
+            reason = (
+                f"Delivery for attempt {retries + 1} refused: job is {job.status} "
+                f"with {job.attempts} attempt(s) recorded."
+            )
+            Job.objects.record_event(
+                job_id, EventKind.SKIPPED, attempt=retries + 1, worker=worker, message=reason
+            )
+            logger.warning("Skipping job %s: %s", job_id, reason)
+        except DatabaseError:
+            logger.exception("Could not record the refused delivery of job %s.", job_id)
+
+    def after_skip_message(self, broker: Broker, message: MessageProxy) -> None:
+        from .models import Job  # lazy: django-dramatiq loads middleware before models
+
+        claim = self._take_claim(message)
+        if claim is None:
+            return  # refused by our own claim: already recorded
+        self._finish(
+            "skipped",
+            lambda: Job.objects.mark_skipped(
+                claim.job_id,
+                attempt=claim.attempt,
+                worker=claim.worker,
+                reason="Skipped by middleware (e.g. the message exceeded its age limit).",
+            ),
+            claim,
+        )
+
+    def after_process_message(
+        self,
+        broker: Broker,
+        message: MessageProxy,
+        *,
+        result: Any = None,
+        exception: BaseException | None = None,
+    ) -> None:
+        from .models import Job  # lazy: django-dramatiq loads middleware before models
+
+        claim = self._take_claim(message)
+        if claim is None:
+            if isinstance(exception, LedgerUnavailableError):
+                logger.error("Job %s attempt failed before it was claimed.", message.message_id)
+            return
+        if exception is None:
+            self._finish(
+                "succeeded",
+                lambda: Job.objects.mark_succeeded(
+                    claim.job_id,
+                    attempt=claim.attempt,
+                    started_at=claim.started_at,
+                    worker=claim.worker,
+                    result=result if _is_small_json(result) else None,
+                ),
+                claim,
+            )
+            return
+        # Retries has run before us: it either failed the message for good or re-enqueued it.
+        final = bool(message.failed) or claim.retry_eta is None
+        self._finish(
+            "failed" if final else "retrying",
+            lambda: Job.objects.mark_attempt_failed(
+                claim.job_id,
+                attempt=claim.attempt,
+                started_at=claim.started_at,
+                worker=claim.worker,
+                exception_type=type(exception).__qualname__,
+                message=str(exception),
+                traceback="".join(traceback.format_exception(exception)),
+                final=final,
+                eta=claim.retry_eta,
+            ),
+            claim,
+        )
+
+    def _take_claim(self, message: MessageProxy) -> Claim | None:
+        claim: Claim | None = getattr(self._local, "claim", None)
+        self._local.claim = None
+        if claim is None or claim.job_id != message_job_id(message):
+            return None
+        return claim
+
+    def _finish(self, what: str, write: Callable[[], bool], claim: Claim) -> None:
+        try:
+            if not write_with_retries(write, what):
+                logger.warning(
+                    "Job %s attempt %d: %s not applied, the job moved on meanwhile.",
+                    claim.job_id,
+                    claim.attempt,
+                    what,
+                )
+        except DatabaseError:
+            # Dramatiq would swallow this: say it loudly. The job stays "running" with this
+            # worker and attempt, which is what stuck-job detection looks for.
+            logger.critical(
+                "LEDGER WRITE LOST: job %s attempt %d finished as %s but could not be recorded.",
+                claim.job_id,
+                claim.attempt,
+                what,
+                exc_info=True,
+            )
+
+
+def _is_small_json(value: Any, limit: int = 4096) -> bool:
+    if value is None:
+        return False
+    try:
+        return len(json.dumps(value)) <= limit
+    except (TypeError, ValueError):
+        return False
