@@ -161,7 +161,7 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
         args: list[Any],
         kwargs: dict[str, Any],
         max_retries: int | None,
-        status: JobStatus,
+        status: str,
         eta: dt.datetime | None = None,
     ) -> bool:
         """Insert a job that reached the broker without `enqueue()` (a bare `actor.send()`).

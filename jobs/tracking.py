@@ -18,15 +18,12 @@ import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from django.db import DatabaseError, close_old_connections, connections
 from dramatiq import Broker, Message
 from dramatiq.broker import MessageProxy
 from dramatiq.middleware import Middleware, MiddlewareError, Retries, SkipMessage
-
-if TYPE_CHECKING:
-    from .models import JobStatus
 
 
 logger = logging.getLogger(__name__)
@@ -125,7 +122,7 @@ class JobTracker(Middleware):
             logger.exception("Could not record that job %s was sent.", message.message_id)
 
     def _record_sent(self, broker: Broker, message: Message[Any]) -> None:
-        from .models import Job  # lazy: django-dramatiq loads middleware before models
+        from .models import Job, JobStatus  # lazy: django-dramatiq loads middleware first
 
         job_id = message_job_id(message)
         eta = eta_of(message)
@@ -134,8 +131,8 @@ class JobTracker(Middleware):
         if not Job.objects.filter(pk=job_id).exists():
             self._record_unseen(broker, message, JobStatus.QUEUED)
 
-    def _record_unseen(self, broker: Broker, message: AnyMessage, status: JobStatus) -> None:
-        from .models import Job  # lazy: django-dramatiq loads middleware before models
+    def _record_unseen(self, broker: Broker, message: AnyMessage, status: str) -> None:
+        from .models import Job  # lazy: django-dramatiq loads middleware first
 
         Job.objects.record_unseen(
             job_id=message_job_id(message),
@@ -151,7 +148,7 @@ class JobTracker(Middleware):
     # --- worker side ------------------------------------------------------------------------
 
     def before_process_message(self, broker: Broker, message: MessageProxy) -> None:
-        from .models import Job, JobStatus  # lazy: django-dramatiq loads middleware before models
+        from .models import Job, JobStatus  # lazy: django-dramatiq loads middleware first
 
         self._local.claim = None
         # Drop a connection that broke or expired while this thread was idle.
@@ -184,7 +181,7 @@ class JobTracker(Middleware):
 
     def _refuse(self, job_id: uuid.UUID, retries: int, worker: str) -> None:
         """Record a delivery that must not run: a duplicate, or the job is final/cancelled."""
-        from .models import EventKind, Job  # lazy: django-dramatiq loads middleware before models
+        from .models import EventKind, Job  # lazy: django-dramatiq loads middleware first
 
         try:
             job = Job.objects.only("status", "attempts").get(pk=job_id)
@@ -200,7 +197,7 @@ class JobTracker(Middleware):
             logger.exception("Could not record the refused delivery of job %s.", job_id)
 
     def after_skip_message(self, broker: Broker, message: MessageProxy) -> None:
-        from .models import Job  # lazy: django-dramatiq loads middleware before models
+        from .models import Job  # lazy: django-dramatiq loads middleware first
 
         claim = self._take_claim(message)
         if claim is None:
@@ -224,7 +221,7 @@ class JobTracker(Middleware):
         result: Any = None,
         exception: BaseException | None = None,
     ) -> None:
-        from .models import Job  # lazy: django-dramatiq loads middleware before models
+        from .models import Job  # lazy: django-dramatiq loads middleware first
 
         claim = self._take_claim(message)
         if claim is None:

@@ -1,0 +1,187 @@
+"""Shared fixtures: a real Redis server for the session, named users, and a real worker process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import dramatiq
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection
+
+from jobs.embedded_redis import EmbeddedRedis
+from jobs.models import Job
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_REDIS_URL = f"unix://{settings.REDIS_SOCKET}?db=0"
+
+
+def point_broker_at(url: str) -> None:
+    """Make this process's broker (already built by django-dramatiq) talk to `url`.
+
+    Actors are bound to that broker object, so we swap its connection pool rather than the broker.
+    """
+    broker: Any = dramatiq.get_broker()
+    broker.client.connection_pool = redis.ConnectionPool.from_url(
+        url, socket_timeout=2, socket_connect_timeout=2
+    )
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Redis server: REDIS_URL if set (CI's second pass), else an embedded one."""
+    if settings.REDIS_URL != DEFAULT_REDIS_URL:
+        url = settings.REDIS_URL
+        redis.Redis.from_url(url).flushdb()
+        point_broker_at(url)
+        yield url
+        return
+    # A short path: unix socket paths are limited to 107 bytes.
+    server = EmbeddedRedis(Path(tmp_path_factory.mktemp("redis", numbered=True)))
+    process = server.start()
+    point_broker_at(server.url)
+    yield server.url
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> redis.Redis:
+    return redis.Redis.from_url(redis_url)
+
+
+@pytest.fixture(autouse=True)
+def _clean_broker(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test that touches the broker starts from empty queues."""
+    yield
+    if "redis_url" in request.fixturenames:
+        dramatiq.get_broker().flush_all()
+
+
+@pytest.fixture(autouse=True)
+def _test_settings(settings: Any, tmp_path: Path) -> None:
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    # PBKDF2's deliberate slowness is most of a test's time otherwise (Django's testing advice).
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def alice(django_user_model: Any) -> Any:
+    return django_user_model.objects.create_user("alice@example.com", "alice-password-1")
+
+
+@pytest.fixture
+def bob(django_user_model: Any) -> Any:
+    return django_user_model.objects.create_user("bob@example.com", "bob-password-1")
+
+
+@pytest.fixture
+def staff(django_user_model: Any) -> Any:
+    return django_user_model.objects.create_superuser("staff@example.com", "staff-password-1")
+
+
+def database_url() -> str:
+    """The URL of the test database this process uses, for a worker subprocess to share."""
+    params = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{params['NAME']}"
+    if connection.vendor == "postgresql":
+        auth = params["USER"] + (f":{params['PASSWORD']}" if params["PASSWORD"] else "")
+        return f"postgres://{auth}@{params['HOST'] or '127.0.0.1'}:{params['PORT'] or 5432}/{params['NAME']}"
+    raise NotImplementedError(connection.vendor)
+
+
+class WorkerProcess:
+    """A real `manage.py rundramatiq` process sharing this test's database and Redis."""
+
+    def __init__(self, redis_url: str, workdir: Path, media_root: str) -> None:
+        self.mail_dir = workdir / "mail"
+        self.mail_dir.mkdir()
+        self.log_path = workdir / "worker.log"
+        env = {
+            **os.environ,
+            "REDIS_URL": redis_url,
+            "DATABASE_URL": database_url(),
+            "EMAIL_URL": "filemail://",
+            "EMAIL_FILE_PATH": str(self.mail_dir),
+            "MEDIA_ROOT": media_root,
+            "FAILING_EMAIL_ADDRESSES": "error@example.com",
+            "DRAMATIQ_NAMESPACE": dramatiq.get_broker().namespace,  # type: ignore[attr-defined]
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "manage.py", "rundramatiq", "--processes", "1", "--threads", "4"],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_for(lambda: b"ready for action" in self.log_path.read_bytes(), 30, self.logs)
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def emails(self) -> list[str]:
+        """Every message the worker sent (the file backend writes one file per connection)."""
+        messages: list[str] = []
+        for path in sorted(self.mail_dir.iterdir()):
+            separator = "-" * 79
+            messages += [m for m in path.read_text().split(separator) if m.strip()]
+        return messages
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.log.close()
+
+
+def wait_for(
+    condition: Callable[[], Any], timeout: float, explain: Callable[[], str] = lambda: ""
+) -> Any:
+    """Poll `condition` until it is truthy; fail with `explain()` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout}s\n{explain()}")
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def worker(
+    redis_url: str, transactional_db: None, tmp_path: Path, settings: Any
+) -> Iterator[WorkerProcess]:
+    process = WorkerProcess(redis_url, tmp_path, settings.MEDIA_ROOT)
+    yield process
+    process.stop()
+
+
+def wait_until_final(job_id: Any, worker: WorkerProcess, timeout: float = 30) -> Job:
+    def final() -> Job | None:
+        job = Job.objects.get(pk=job_id)
+        return job if job.is_final else None
+
+    def explain() -> str:
+        job = Job.objects.filter(pk=job_id).first()
+        events = list(job.events.values_list("kind", "message")) if job else []
+        return f"job {job_id}: {job and job.status} {events}\n--- worker log ---\n{worker.logs()}"
+
+    result: Job = wait_for(final, timeout, explain)
+    return result

@@ -1,0 +1,164 @@
+"""The job admin: staff only, filters and search, timeline, and everything user-typed escaped."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.contrib import admin
+from django.test import Client
+from django_dramatiq.models import Task
+
+from accounts.models import User
+from jobs.models import EventKind, Job
+
+pytestmark = pytest.mark.django_db
+
+XSS = '<script>alert("xss")</script>'
+
+
+@pytest.fixture
+def staff_client(staff: User) -> Client:
+    client = Client()
+    client.force_login(staff)
+    return client
+
+
+def make_job(actor: str = "send_welcome_email", args: list | None = None, **extra) -> Job:
+    return Job.objects.create_pending(
+        job_id=uuid.uuid4(),
+        actor_name=actor,
+        queue_name="default",
+        args=args if args is not None else [1],
+        kwargs=extra.pop("kwargs", {}),
+        max_retries=3,
+        **extra,
+    )
+
+
+def test_anonymous_and_non_staff_users_cannot_see_jobs(alice: User):
+    assert Client().get("/admin/jobs/job/").status_code == 302
+    client = Client()
+    client.force_login(alice)
+    assert client.get("/admin/jobs/job/").status_code == 302
+
+
+def test_staff_without_the_view_permission_cannot_see_jobs(django_user_model):
+    clerk = django_user_model.objects.create_user("clerk@example.com", "pw", is_staff=True)
+    client = Client()
+    client.force_login(clerk)
+
+    assert client.get("/admin/jobs/job/").status_code == 403
+
+
+def test_job_list_shows_status_actor_attempts_and_what_it_is_about(
+    staff_client: Client, alice: User
+):
+    job = make_job(about=alice)
+
+    page = staff_client.get("/admin/jobs/job/").content.decode()
+
+    assert str(job.id)[:8] in page
+    assert "send_welcome_email" in page
+    assert "Pending" in page
+    assert "0 / 4" in page
+    assert f'href="/admin/accounts/user/{alice.pk}/change/"' in page
+
+
+def test_search_by_email_finds_the_jobs_about_it_and_with_it_in_arguments(
+    staff_client: Client, alice: User, bob: User
+):
+    about_alice = make_job(about=alice)
+    mentions_alice = make_job(actor="notify", args=["alice@example.com"])
+    about_bob = make_job(about=bob)
+
+    page = staff_client.get("/admin/jobs/job/", {"q": "alice@example.com"}).content.decode()
+
+    assert str(about_alice.id)[:8] in page
+    assert str(mentions_alice.id)[:8] in page
+    assert str(about_bob.id)[:8] not in page
+
+
+def test_search_by_job_id_finds_exactly_that_job(staff_client: Client):
+    wanted, other = make_job(), make_job()
+
+    page = staff_client.get("/admin/jobs/job/", {"q": str(wanted.id)}).content.decode()
+
+    assert str(wanted.id)[:8] in page
+    assert str(other.id)[:8] not in page
+
+
+def test_filters_by_status_and_actor(staff_client: Client):
+    make_job(actor="send_welcome_email")
+    report_job = make_job(actor="generate_report")
+
+    page = staff_client.get(
+        "/admin/jobs/job/", {"status__exact": "pending", "actor_name": "generate_report"}
+    ).content.decode()
+
+    assert str(report_job.id)[:8] in page
+    assert page.count('class="field-short_id"') == 1
+
+
+def test_user_typed_text_is_escaped_in_list_and_detail(staff_client: Client):
+    job = make_job(args=[XSS], kwargs={"note": XSS})
+    Job.objects.record_event(
+        job.id,
+        EventKind.FAILED,
+        exception_type="ValueError",
+        message=XSS,
+        traceback=f"Traceback\n{XSS}",
+    )
+    Job.objects.filter(pk=job.pk).update(last_error=XSS, about_label=XSS)
+
+    for url in [
+        "/admin/jobs/job/",
+        f"/admin/jobs/job/{job.id}/change/",
+        "/admin/jobs/job/?q=script",
+    ]:
+        page = staff_client.get(url).content.decode()
+        assert XSS not in page, url
+    detail = staff_client.get(f"/admin/jobs/job/{job.id}/change/").content.decode()
+    assert "&lt;script&gt;alert(&quot;xss&quot;)&lt;/script&gt;" in detail
+
+
+def test_job_detail_shows_the_timeline_with_tracebacks(staff_client: Client):
+    job = make_job()
+    Job.objects.record_event(
+        job.id,
+        EventKind.ATTEMPT_FAILED,
+        attempt=1,
+        exception_type="SMTPResponseException",
+        message="451 try later",
+        traceback="Traceback (most recent call last):\n  boom",
+    )
+
+    page = staff_client.get(f"/admin/jobs/job/{job.id}/change/").content.decode()
+
+    assert "Timeline" in page
+    assert "Enqueued" in page
+    assert "Attempt failed, retry scheduled" in page
+    assert "SMTPResponseException" in page
+    assert "Traceback (most recent call last):" in page
+
+
+def test_jobs_cannot_be_added_or_edited_from_the_admin(staff_client: Client):
+    job = make_job()
+
+    assert staff_client.get("/admin/jobs/job/add/").status_code == 403
+    response = staff_client.post(f"/admin/jobs/job/{job.id}/change/", {"status": "succeeded"})
+    assert response.status_code == 403
+    assert Job.objects.get(pk=job.pk).status == "pending"
+
+
+def test_django_dramatiq_task_admin_is_not_exposed(staff_client: Client):
+    assert not admin.site.is_registered(Task)
+    assert staff_client.get("/admin/django_dramatiq/task/").status_code == 404
+
+
+def test_user_admin_lists_the_users_jobs(staff_client: Client, alice: User):
+    job = make_job(about=alice)
+
+    page = staff_client.get(f"/admin/accounts/user/{alice.pk}/change/").content.decode()
+
+    assert f"/admin/jobs/job/{job.id}/change/" in page

@@ -1,0 +1,74 @@
+"""enqueue(): row in the caller's transaction, message on commit, nothing lost if Redis is down."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.db import transaction
+from django.test import Client
+
+from accounts.models import User
+from accounts.tasks import send_welcome_email
+from jobs.enqueue import enqueue
+from jobs.models import Job, JobStatus
+from tests.conftest import point_broker_at
+
+pytestmark = pytest.mark.django_db
+
+
+def queued_messages(redis_client, queue: str = "default") -> list[dict]:
+    key = f"offload:{queue}.msgs"
+    return [json.loads(raw) for raw in redis_client.hvals(key)]
+
+
+def test_the_message_is_sent_on_commit_with_the_job_id_as_message_id(
+    redis_url: str, redis_client, alice: User, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        job = enqueue(send_welcome_email, alice.pk, about=alice)
+        assert queued_messages(redis_client) == []  # nothing sent before commit
+
+    for callback in callbacks:
+        callback()
+
+    [message] = queued_messages(redis_client)
+    assert message["message_id"] == str(job.id)
+    assert message["args"] == [alice.pk]
+    job.refresh_from_db()
+    assert job.status == JobStatus.QUEUED
+    assert job.queued_at is not None
+
+
+def test_rolled_back_enqueue_leaves_no_row_and_sends_nothing(
+    redis_url: str, redis_client, alice: User, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        try:
+            with transaction.atomic():
+                enqueue(send_welcome_email, alice.pk)
+                raise RuntimeError("roll back")
+        except RuntimeError:
+            pass
+
+    assert callbacks == []
+    assert not Job.objects.exists()
+    assert queued_messages(redis_client) == []
+
+
+def test_signup_while_redis_is_down_answers_202_and_keeps_the_job_pending(
+    redis_url: str, tmp_path, django_capture_on_commit_callbacks
+):
+    point_broker_at(f"unix://{tmp_path}/no-redis-here.sock")
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = Client().post(
+                "/signup", {"email": "down@example.com"}, content_type="application/json"
+            )
+    finally:
+        point_broker_at(redis_url)
+
+    assert response.status_code == 202
+    job = Job.objects.get(pk=response.json()["job_id"])
+    assert job.status == JobStatus.PENDING
+    assert User.objects.filter(email="down@example.com").exists()

@@ -1,0 +1,167 @@
+"""Ledger transitions: each is conditional, so no write can move a job backwards or run it twice."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+from django.utils import timezone
+
+from jobs.models import EventKind, Job, JobStatus
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def job() -> Job:
+    return Job.objects.create_pending(
+        job_id=uuid.uuid4(),
+        actor_name="send_welcome_email",
+        queue_name="default",
+        args=[1],
+        kwargs={},
+        max_retries=3,
+    )
+
+
+def kinds(job: Job) -> list[str]:
+    return list(job.events.values_list("kind", flat=True))
+
+
+def claim(job: Job, retries: int = 0):
+    return Job.objects.claim(job.id, retries=retries, worker="w:1:t", delivery_id=str(uuid.uuid4()))
+
+
+def test_a_new_job_is_pending_with_an_enqueued_event(job: Job):
+    assert job.status == JobStatus.PENDING
+    assert kinds(job) == ["enqueued"]
+
+
+def test_claim_starts_the_first_attempt(job: Job):
+    attempt, started_at = claim(job)
+
+    job.refresh_from_db()
+    assert (attempt, job.attempts, job.status) == (1, 1, JobStatus.RUNNING)
+    assert job.started_at == started_at
+    assert kinds(job) == ["enqueued", "started"]
+
+
+def test_a_duplicate_delivery_of_a_running_attempt_is_refused(job: Job):
+    assert claim(job) is not None
+
+    assert claim(job) is None
+    assert Job.objects.get(pk=job.pk).attempts == 1
+
+
+def test_a_delivery_for_a_finished_job_is_refused(job: Job):
+    attempt, started = claim(job)
+    Job.objects.mark_succeeded(job.id, attempt=attempt, started_at=started, worker="w")
+
+    assert claim(job) is None
+    assert claim(job, retries=1) is None
+    assert Job.objects.get(pk=job.pk).status == JobStatus.SUCCEEDED
+
+
+def test_a_late_queued_write_cannot_move_a_running_job_back(job: Job):
+    claim(job)
+
+    assert Job.objects.mark_queued(job.id) is False
+    assert Job.objects.get(pk=job.pk).status == JobStatus.RUNNING
+
+
+def test_a_retry_can_claim_before_the_failed_attempt_is_marked_retrying(job: Job):
+    # Retries re-enqueues before the tracker records the failure: the retry may arrive first.
+    first, started = claim(job)
+    second = claim(job, retries=1)
+
+    assert second is not None and second[0] == 2
+    # The first attempt's late write keeps its error but cannot overwrite the running attempt.
+    moved = Job.objects.mark_attempt_failed(
+        job.id,
+        attempt=first,
+        started_at=started,
+        worker="w",
+        exception_type="ValueError",
+        message="boom",
+        traceback="tb",
+        final=False,
+        eta=timezone.now(),
+    )
+    job.refresh_from_db()
+    assert moved is False
+    assert (job.status, job.attempts) == (JobStatus.RUNNING, 2)
+    assert job.events.filter(kind=EventKind.ATTEMPT_FAILED, attempt=1, message="boom").exists()
+
+
+def test_a_failed_attempt_with_retries_left_is_retrying_with_its_eta(job: Job):
+    attempt, started = claim(job)
+    eta = timezone.now() + dt.timedelta(seconds=5)
+
+    Job.objects.mark_attempt_failed(
+        job.id,
+        attempt=attempt,
+        started_at=started,
+        worker="w",
+        exception_type="OSError",
+        message="down",
+        traceback="Traceback...",
+        final=False,
+        eta=eta,
+    )
+
+    job.refresh_from_db()
+    assert job.status == JobStatus.RETRYING
+    assert job.next_eta == eta
+    assert job.last_error == "OSError: down"
+    assert job.finished_at is None
+
+
+def test_the_last_failed_attempt_is_failed_and_final(job: Job):
+    attempt, started = claim(job)
+
+    Job.objects.mark_attempt_failed(
+        job.id,
+        attempt=attempt,
+        started_at=started,
+        worker="w",
+        exception_type="OSError",
+        message="down",
+        traceback="Traceback...",
+        final=True,
+    )
+
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED
+    assert job.is_final
+    assert job.finished_at is not None and job.duration is not None
+    assert kinds(job)[-1] == "failed"
+
+
+def test_a_cancelled_job_cannot_be_claimed(job: Job):
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.CANCELLED)
+
+    assert claim(job) is None
+
+
+def test_record_unseen_inserts_once(job: Job):
+    other = uuid.uuid4()
+    fields = {
+        "actor_name": "a",
+        "queue_name": "q",
+        "args": [],
+        "kwargs": {},
+        "max_retries": 0,
+        "status": JobStatus.QUEUED,
+    }
+
+    assert Job.objects.record_unseen(job_id=other, **fields) is True
+    assert Job.objects.record_unseen(job_id=other, **fields) is False
+    assert Job.objects.record_unseen(job_id=job.id, **fields) is False
+    assert Job.objects.get(pk=job.id).status == JobStatus.PENDING
+
+
+def test_querysets_are_named_by_state(job: Job):
+    assert list(Job.objects.pending()) == [job]
+    assert list(Job.objects.unfinished().for_actor("send_welcome_email")) == [job]
+    assert not Job.objects.finished().exists()
