@@ -25,7 +25,6 @@ from dramatiq import Broker, Message
 from dramatiq.broker import MessageProxy
 from dramatiq.middleware import Middleware, MiddlewareError, Retries, SkipMessage
 
-
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")

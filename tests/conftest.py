@@ -95,7 +95,8 @@ def database_url() -> str:
         return f"sqlite:///{params['NAME']}"
     if connection.vendor == "postgresql":
         auth = params["USER"] + (f":{params['PASSWORD']}" if params["PASSWORD"] else "")
-        return f"postgres://{auth}@{params['HOST'] or '127.0.0.1'}:{params['PORT'] or 5432}/{params['NAME']}"
+        host = f"{params['HOST'] or '127.0.0.1'}:{params['PORT'] or 5432}"
+        return f"postgres://{auth}@{host}/{params['NAME']}"
     raise NotImplementedError(connection.vendor)
 
 

@@ -81,12 +81,12 @@ def test_failing_address_makes_four_attempts_three_retries_then_fails(worker: Wo
 
 
 def test_rolled_back_transaction_leaves_no_job_and_no_message(worker: WorkerProcess, redis_client):
-    class Abort(Exception):
+    class AbortError(Exception):
         pass
 
-    with pytest.raises(Abort), transaction.atomic():
+    with pytest.raises(AbortError), transaction.atomic():
         sign_up("rollback@example.com")
-        raise Abort
+        raise AbortError
 
     assert not Job.objects.exists()
     assert not User.objects.filter(email="rollback@example.com").exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import dramatiq
 import pytest
 from django.db import transaction
 from django.test import Client
@@ -18,7 +19,8 @@ pytestmark = pytest.mark.django_db
 
 
 def queued_messages(redis_client, queue: str = "default") -> list[dict]:
-    key = f"offload:{queue}.msgs"
+    namespace = dramatiq.get_broker().namespace  # type: ignore[attr-defined]
+    key = f"{namespace}:{queue}.msgs"
     return [json.loads(raw) for raw in redis_client.hvals(key)]
 
 

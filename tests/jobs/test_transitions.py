@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -146,7 +147,7 @@ def test_a_cancelled_job_cannot_be_claimed(job: Job):
 
 def test_record_unseen_inserts_once(job: Job):
     other = uuid.uuid4()
-    fields = {
+    fields: dict[str, Any] = {
         "actor_name": "a",
         "queue_name": "q",
         "args": [],

@@ -104,5 +104,5 @@ def test_rerunning_a_report_replaces_its_file(alice: User):
     generate(report)
 
     report.refresh_from_db()
-    directory = Path(report.file.path).parent
-    assert [p.name for p in directory.iterdir()] == [Path(first).name]
+    directory = Path(str(report.file.path)).parent
+    assert [p.name for p in directory.iterdir()] == [Path(str(first)).name]
