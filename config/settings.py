@@ -195,6 +195,7 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
+FORMAT_MODULE_PATH = ["config.formats"]
 
 # --- Security (production) ------------------------------------------------------------------
 CSRF_FAILURE_VIEW = "config.views.csrf_failure"

@@ -48,10 +48,10 @@ def status_badge(job: Job) -> str:
 
 
 def pretty_json(value: Any) -> str:
-    return format_html(
-        '<pre style="margin:0;white-space:pre-wrap">{}</pre>',
-        json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True),
-    )
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    if len(text) > 80:
+        text = json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
+    return format_html('<pre class="job-json">{}</pre>', text)
 
 
 def about_link(job: Job) -> str:
@@ -108,22 +108,13 @@ class ReadOnlyInlineMixin:
 
 
 class JobEventInline(ReadOnlyInlineMixin, admin.TabularInline):
-    model = JobEvent
-    verbose_name_plural = "Timeline"
-    fields = ("at", "kind", "attempt", "worker", "eta", "details")
-    readonly_fields = fields
+    """The job's history as one timeline table (auto-escaped template, no per-row headers)."""
 
-    @admin.display(description="error / details")
-    def details(self, event: JobEvent) -> str:
-        if event.traceback:
-            return format_html(
-                "<strong>{}</strong>: {}<details><summary>traceback</summary>"
-                '<pre style="white-space:pre-wrap;font-size:11px">{}</pre></details>',
-                event.exception_type,
-                event.message,
-                event.traceback,
-            )
-        return event.message or ""
+    model = JobEvent
+    template = "admin/jobs/job/timeline.html"
+    verbose_name_plural = "Timeline"
+    fields = ("at", "kind", "attempt", "worker", "eta", "message")
+    readonly_fields = fields
 
 
 class JobsAboutInline(ReadOnlyInlineMixin, GenericTabularInline):
