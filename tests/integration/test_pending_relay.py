@@ -1,0 +1,40 @@
+"""A job committed while Redis was down is sent later and runs exactly once."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+
+from jobs.models import Job, JobStatus
+from jobs.relay import send_pending_jobs
+from tests.conftest import WorkerProcess, point_broker_at, wait_until_final
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_job_committed_while_redis_was_down_is_sent_by_the_relay_and_runs_once(
+    worker: WorkerProcess, redis_url: str, tmp_path
+):
+    point_broker_at(f"unix://{tmp_path}/redis-is-down.sock")
+    try:
+        response = Client().post("/signup", {"email": "late@example.com"}, content_type="application/json")
+        assert send_pending_jobs(older_than=dt.timedelta(0)) == 0  # still down: nothing sent
+    finally:
+        point_broker_at(redis_url)
+    job_id = response.json()["job_id"]
+    assert response.status_code == 202
+    assert Job.objects.get(pk=job_id).status == JobStatus.PENDING
+
+    assert send_pending_jobs(older_than=dt.timedelta(hours=1)) == 0  # within the grace period
+    call_command("send_pending_jobs", "--older-than", "0")
+
+    job = wait_until_final(job_id, worker)
+    assert job.status == JobStatus.SUCCEEDED
+    assert [e for e in job.events.values_list("kind", flat=True)] == [
+        "enqueued", "queued", "started", "succeeded",
+    ]
+    assert len(worker.emails()) == 1
+    assert send_pending_jobs(older_than=dt.timedelta(0)) == 0  # nothing left to send
