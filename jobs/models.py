@@ -201,13 +201,14 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
     def claim(
         self, job_id: uuid.UUID, *, retries: int, worker: str, delivery_id: str
     ) -> tuple[int, dt.datetime] | None:
-        """Start attempt `retries + 1` if this delivery is the one the ledger expects.
+        """Start attempt `retries + 1` unless the ledger already counted it.
 
         `retries` is the message's count of failed attempts. The claim succeeds only while the
-        job is unfinished and has recorded exactly that many attempts, so a duplicate delivery
-        (attempt already counted), a cancelled or a finished job is refused. `running` is
-        accepted because Retries re-enqueues before the failed attempt is marked `retrying`.
-        Returns (attempt, started_at), or None when refused.
+        job is unfinished and has recorded no more attempts than that, so a duplicate delivery
+        (its attempt already counted), a cancelled or a finished job is refused. `running` is
+        accepted because Retries re-enqueues before the failed attempt is marked `retrying`;
+        fewer recorded attempts than `retries` happen when a claim itself failed (database down)
+        and Retries still counted that attempt. Returns (attempt, started_at), or None.
         """
         now = timezone.now()
         attempt = retries + 1
@@ -220,7 +221,7 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
                     JobStatus.RETRYING,
                     JobStatus.RUNNING,
                 ],
-                attempts=retries,
+                attempts__lte=retries,
             ).update(
                 status=JobStatus.RUNNING,
                 attempts=attempt,

@@ -20,7 +20,9 @@ def test_a_job_committed_while_redis_was_down_is_sent_by_the_relay_and_runs_once
 ):
     point_broker_at(f"unix://{tmp_path}/redis-is-down.sock")
     try:
-        response = Client().post("/signup", {"email": "late@example.com"}, content_type="application/json")
+        response = Client().post(
+            "/signup", {"email": "late@example.com"}, content_type="application/json"
+        )
         assert send_pending_jobs(older_than=dt.timedelta(0)) == 0  # still down: nothing sent
     finally:
         point_broker_at(redis_url)
@@ -33,8 +35,11 @@ def test_a_job_committed_while_redis_was_down_is_sent_by_the_relay_and_runs_once
 
     job = wait_until_final(job_id, worker)
     assert job.status == JobStatus.SUCCEEDED
-    assert [e for e in job.events.values_list("kind", flat=True)] == [
-        "enqueued", "queued", "started", "succeeded",
+    assert list(job.events.values_list("kind", flat=True)) == [
+        "enqueued",
+        "queued",
+        "started",
+        "succeeded",
     ]
     assert len(worker.emails()) == 1
     assert send_pending_jobs(older_than=dt.timedelta(0)) == 0  # nothing left to send

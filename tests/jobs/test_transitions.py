@@ -64,6 +64,22 @@ def test_a_delivery_for_a_finished_job_is_refused(job: Job):
     assert Job.objects.get(pk=job.pk).status == JobStatus.SUCCEEDED
 
 
+def test_a_retry_after_a_failed_claim_is_still_claimed(job: Job):
+    # The claim of attempt 1 could not be written (database down); Retries counted it anyway.
+    attempt, _ = claim(job, retries=1)
+
+    assert attempt == 2
+    assert Job.objects.get(pk=job.pk).attempts == 2
+
+
+def test_a_stale_delivery_of_an_earlier_attempt_is_refused(job: Job):
+    claim(job)
+    claim(job, retries=1)
+
+    assert claim(job, retries=0) is None
+    assert Job.objects.get(pk=job.pk).attempts == 2
+
+
 def test_a_late_queued_write_cannot_move_a_running_job_back(job: Job):
     claim(job)
 

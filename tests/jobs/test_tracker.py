@@ -1,0 +1,104 @@
+"""JobTracker inside an in-process Dramatiq worker on the real Redis: outcomes the suite's
+subprocess worker cannot reach (test-only actors, age limits, non-retryable errors)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import dramatiq
+import pytest
+from dramatiq import Worker
+from dramatiq.middleware import Retries, TimeLimit
+
+from jobs.enqueue import enqueue
+from jobs.models import EventKind, Job, JobStatus
+from jobs.tracking import JobTracker
+from tests.conftest import wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+QUEUE = "tracker-tests"
+runs: list[str] = []
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=3, throws=(PermissionError,))
+def refuse_forever() -> None:
+    runs.append("refuse")
+    raise PermissionError("not allowed, and retrying will not help")
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=1, min_backoff=10, max_backoff=20)
+def fail_then_succeed(key: str) -> None:
+    runs.append(key)
+    if runs.count(key) == 1:
+        raise ConnectionError("transient")
+
+
+@dramatiq.actor(queue_name=QUEUE, max_age=1)
+def too_old_to_matter() -> None:
+    runs.append("old")
+
+
+@pytest.fixture
+def in_process_worker(redis_url: str) -> Iterator[Worker]:
+    broker: Any = dramatiq.get_broker()
+    middleware = list(broker.middleware)
+    runs.clear()
+    worker = Worker(broker, queues={QUEUE}, worker_threads=2, worker_timeout=50)
+    worker.start()
+    yield worker
+    worker.stop()
+    broker.middleware[:] = middleware  # Worker.start() appends middleware it never removes
+
+
+def final(job_id: Any) -> Job:
+    def finished() -> Job | None:
+        job = Job.objects.get(pk=job_id)
+        return job if job.is_final else None
+
+    job: Job = wait_for(finished, 20)
+    return job
+
+
+def test_tracker_is_first_so_it_records_after_retries_and_time_limit_decided():
+    names = [type(m) for m in dramatiq.get_broker().middleware]
+
+    assert names[0] is JobTracker
+    assert names.index(Retries) > 0 and names.index(TimeLimit) > 0
+
+
+def test_a_non_retryable_error_fails_the_job_after_one_attempt(in_process_worker: Worker):
+    job = final(enqueue(refuse_forever).id)
+
+    assert job.status == JobStatus.FAILED
+    assert job.attempts == 1
+    failed = job.events.get(kind=EventKind.FAILED)
+    assert failed.exception_type == "PermissionError"
+    assert runs == ["refuse"]
+
+
+def test_a_failed_attempt_is_retried_and_then_succeeds(in_process_worker: Worker):
+    job = final(enqueue(fail_then_succeed, "a").id)
+
+    assert job.status == JobStatus.SUCCEEDED
+    assert job.attempts == 2
+    assert job.last_error == ""
+    kinds = list(job.events.values_list("kind", flat=True))
+    assert kinds == ["enqueued", "queued", "started", "attempt_failed", "started", "succeeded"]
+    assert job.events.get(kind=EventKind.ATTEMPT_FAILED).exception_type == "ConnectionError"
+
+
+def test_a_message_past_its_age_limit_is_claimed_then_recorded_as_skipped(
+    in_process_worker: Worker,
+):
+    in_process_worker.pause()
+    job = enqueue(too_old_to_matter)
+    time.sleep(0.05)  # older than max_age=1 ms by the time a worker sees it
+    in_process_worker.resume()
+
+    job = final(job.id)
+    assert job.status == JobStatus.SKIPPED
+    assert "age limit" in job.events.get(kind=EventKind.SKIPPED).message
+    assert runs == []
