@@ -61,7 +61,8 @@ class EmbeddedRedis:
     def start(self, timeout: float = 10.0) -> subprocess.Popen[bytes]:
         """Start the server as a child process and wait until it answers PING."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        process = subprocess.Popen(self.command())  # noqa: S603 (our own binary and flags)
+        command = [*self.command(), "--logfile", str(self.directory / "redis.log")]
+        process = subprocess.Popen(command)  # noqa: S603 (our own binary and flags)
         self.wait_until_ready(timeout, process)
         return process
 

@@ -1,0 +1,170 @@
+"""Quick benchmark: what the job ledger costs at enqueue time, as ratios measured in one run.
+
+Compares, in alternating rounds on the same database and a real Redis server:
+  bare    one transaction creating a user, then `actor.send()` on commit, tracker removed
+  ledger  the same transaction through `sign_up()` (Job row + event, send on commit, "queued")
+and the same for a bulk enqueue (many jobs in one transaction). Prints medians and ratios.
+
+Usage: .venv/bin/python bench/run.py [--signups 300] [--bulk 500] [--rounds 5]
+With DATABASE_URL / REDIS_URL set it uses those (e.g. PostgreSQL); otherwise a throwaway SQLite
+file and an embedded Redis server in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--signups", type=int, default=300, help="signups per round and variant")
+    parser.add_argument("--bulk", type=int, default=500, help="jobs per bulk transaction")
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="offload-bench-"))
+    os.environ.setdefault("OFFLOAD_VAR_DIR", str(workdir))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ["DEBUG"] = "0"
+    os.environ.setdefault("SECRET_KEY", "bench-only")
+    os.environ["FAILING_EMAIL_ADDRESSES"] = ""
+    server = None
+    if "REDIS_URL" not in os.environ:
+        from jobs.embedded_redis import EmbeddedRedis
+
+        embedded = EmbeddedRedis(workdir / "redis")
+        server = embedded.start()
+        os.environ["REDIS_URL"] = embedded.url
+    try:
+        run(args)
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait()
+
+
+@contextmanager
+def without_tracker() -> Iterator[None]:
+    import dramatiq
+
+    from jobs.tracking import JobTracker
+
+    broker = dramatiq.get_broker()
+    saved = list(broker.middleware)
+    broker.middleware[:] = [m for m in saved if not isinstance(m, JobTracker)]
+    try:
+        yield
+    finally:
+        broker.middleware[:] = saved
+
+
+def run(args: argparse.Namespace) -> None:
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection, transaction
+
+    from accounts.models import User
+    from accounts.services import sign_up
+    from accounts.tasks import send_welcome_email
+    from jobs.enqueue import enqueue
+    from jobs.models import Job, JobStatus
+
+    call_command("migrate", verbosity=0)
+    import dramatiq
+
+    broker = dramatiq.get_broker()
+
+    def bare_signup(email: str) -> None:
+        with transaction.atomic():
+            user = User.objects.create_user(email)
+            transaction.on_commit(lambda: send_welcome_email.send(user.pk))
+
+    def ledger_signup(email: str) -> None:
+        sign_up(email)
+
+    def bare_bulk(n: int) -> None:
+        user_id = User.objects.order_by("pk").values_list("pk", flat=True)[0]
+        with transaction.atomic():
+            for _ in range(n):
+                transaction.on_commit(lambda: send_welcome_email.send(user_id))
+
+    def ledger_bulk(n: int) -> None:
+        user_id = User.objects.order_by("pk").values_list("pk", flat=True)[0]
+        with transaction.atomic():
+            for _ in range(n):
+                enqueue(send_welcome_email, user_id)
+
+    def per_op(fn: Callable[[], object], count: int) -> float:
+        start = time.perf_counter()
+        fn()
+        return (time.perf_counter() - start) / count
+
+    def signups(signup: Callable[[str], None], emails: list[str]) -> None:
+        for email in emails:
+            signup(email)
+
+    results: dict[str, list[float]] = {
+        k: [] for k in ("bare", "ledger", "bare_bulk", "ledger_bulk")
+    }
+    for round_number in range(args.rounds):
+        order = ["bare", "ledger"] if round_number % 2 == 0 else ["ledger", "bare"]
+        for variant in order:
+            emails = [
+                f"{variant}-{uuid.uuid4().hex[:12]}@bench.example" for _ in range(args.signups)
+            ]
+            if variant == "bare":
+                with without_tracker():
+                    results["bare"].append(
+                        per_op(partial(signups, bare_signup, emails), args.signups)
+                    )
+                    results["bare_bulk"].append(per_op(partial(bare_bulk, args.bulk), args.bulk))
+            else:
+                results["ledger"].append(
+                    per_op(partial(signups, ledger_signup, emails), args.signups)
+                )
+                results["ledger_bulk"].append(per_op(partial(ledger_bulk, args.bulk), args.bulk))
+        broker.flush_all()
+
+    unsent = Job.objects.exclude(status=JobStatus.QUEUED).count()
+    med = {k: statistics.median(v) for k, v in results.items()}
+    print(
+        f"machine: {platform.machine()} {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, database: {connection.vendor}, rounds: {args.rounds}"
+    )
+    print(f"{'measure':<42}{'median per job':>16}{'ratio':>8}")
+    print(f"{'signup transaction + bare send on commit':<42}{med['bare'] * 1e6:>13.0f} us{1:>8.2f}")
+    print(
+        f"{'signup transaction + ledger (sign_up)':<42}{med['ledger'] * 1e6:>13.0f} us"
+        f"{med['ledger'] / med['bare']:>8.2f}"
+    )
+    print(f"{'bulk: bare send on commit':<42}{med['bare_bulk'] * 1e6:>13.0f} us{1:>8.2f}")
+    print(
+        f"{'bulk: enqueue() with ledger':<42}{med['ledger_bulk'] * 1e6:>13.0f} us"
+        f"{med['ledger_bulk'] / med['bare_bulk']:>8.2f}"
+    )
+    print(f"bulk throughput, ledger vs bare: {med['bare_bulk'] / med['ledger_bulk']:.2f}x")
+    print(f"check: jobs not 'queued' after the run: {unsent} (expected 0)")
+    if unsent:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
