@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.hashers import make_password
 from django.db import transaction
 
 from jobs.enqueue import enqueue
@@ -18,5 +19,8 @@ def sign_up(email: str) -> Job:
     enumeration); the job then sends a "you already have an account" message instead.
     """
     with transaction.atomic():
-        user, _created = User.objects.get_or_create(email=email, defaults={"password": "!"})
+        user, _created = User.objects.get_or_create(
+            email=email,
+            defaults={"password": make_password(None)},  # unusable until the link
+        )
         return enqueue(send_welcome_email, user.pk, about=user)

@@ -162,3 +162,16 @@ def test_user_admin_lists_the_users_jobs(staff_client: Client, alice: User):
     page = staff_client.get(f"/admin/accounts/user/{alice.pk}/change/").content.decode()
 
     assert f"/admin/jobs/job/{job.id}/change/" in page
+
+
+def test_report_admin_lists_the_reports_jobs(staff_client: Client, alice: User):
+    from reports.models import ReportRequest
+
+    report = ReportRequest.objects.create(
+        owner=alice, kind="signups", params={"year": 2025, "month": 1}
+    )
+    job = make_job(actor="generate_report", about=report)
+
+    page = staff_client.get(f"/admin/reports/reportrequest/{report.pk}/change/").content.decode()
+
+    assert f"/admin/jobs/job/{job.id}/change/" in page
