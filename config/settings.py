@@ -45,6 +45,8 @@ INSTALLED_APPS = [
     "jobs",
     "accounts",
     "reports",
+    # e.g. debugging tools; the fault tests add an app of test-only actors this way.
+    *env.list("EXTRA_INSTALLED_APPS", default=[]),
 ]
 
 MIDDLEWARE = [
@@ -153,10 +155,15 @@ def _with_timeouts(url: str, seconds: float) -> str:
 
 
 DRAMATIQ_BROKER = {
-    "BROKER": "dramatiq.brokers.redis.RedisBroker",
+    "BROKER": "jobs.broker.RedisBroker",
     "OPTIONS": {
         "url": _with_timeouts(REDIS_URL, REDIS_TIMEOUT_SECONDS),
         "namespace": env.str("DRAMATIQ_NAMESPACE", default="offload"),
+        # A worker silent this long is dead and its jobs are redelivered. Dramatiq's 60 s default
+        # makes crash recovery slow; much shorter and a busy live worker could look dead.
+        "heartbeat_timeout": env.int("DRAMATIQ_HEARTBEAT_TIMEOUT_MS", default=15_000),
+        # How often each queue's maintenance (requeueing dead workers' jobs) is forced.
+        "maintenance_interval": env.float("DRAMATIQ_MAINTENANCE_INTERVAL_SECONDS", default=5.0),
     },
     # Order matters: after_* hooks run in reverse, so the tracker, first here, sees the final
     # decision of Retries and runs after TimeLimit has disarmed (DESIGN.md).

@@ -15,6 +15,10 @@ from django.utils import timezone
 #: Longest error text kept on a job row (the full text stays on the event).
 ERROR_SUMMARY_LENGTH = 500
 
+#: Deliveries of one attempt lost with their worker before the job is failed: a job that keeps
+#: killing its worker (out of memory, a crash in C code) must not loop forever.
+MAX_LOST_DELIVERIES = 3
+
 
 class JobStatus(models.TextChoices):
     """Where a job is now. True at every instant: see the transitions on `JobManager`."""
@@ -64,6 +68,11 @@ class EventKind(models.TextChoices):
     """A delivery arrived that must not run (a duplicate, or the job was already final)."""
     CANCELLED = "cancelled", "Cancelled"
     """Staff cancelled the job before it ran."""
+    WORKER_LOST = "worker_lost", "Worker lost"
+    """The worker running an attempt stopped heart-beating (killed, crashed); the broker
+    delivered the message again."""
+    RESENT = "resent", "Resent by the relay"
+    """The job was still pending (its send had failed) and the relay sent it."""
     LEDGER_ERROR = "ledger_error", "Ledger write failed"
     """Recording a transition failed even after retries; the job's status may be stale."""
 
@@ -238,6 +247,63 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
             )
         return attempt, now
 
+    def reclaim_after_worker_lost(
+        self, job_id: uuid.UUID, *, retries: int, worker: str, delivery_id: str
+    ) -> tuple[int, dt.datetime] | None:
+        """Re-run an attempt whose worker died, if this is the broker redelivering it.
+
+        A redelivery carries the same broker delivery id as the running attempt; the broker only
+        sends it again once that worker's heartbeat has expired. After MAX_LOST_DELIVERIES losses
+        the job is failed instead. Returns (attempt, started_at) to re-run, or None.
+        """
+        now = timezone.now()
+        attempt = retries + 1
+        with transaction.atomic():
+            lost = (
+                self.select_for_update()
+                .filter(
+                    pk=job_id,
+                    status=JobStatus.RUNNING,
+                    attempts=attempt,
+                    delivery_id=delivery_id,
+                )
+                .first()
+            )
+            if lost is None or not delivery_id:
+                return None
+            losses = lost.lost_deliveries + 1
+            JobEvent.objects.create(
+                job_id=job_id,
+                kind=EventKind.WORKER_LOST,
+                at=now,
+                attempt=attempt,
+                worker=lost.worker,
+                message=(
+                    f"Worker {lost.worker} stopped during attempt {attempt} "
+                    f"(loss {losses} of at most {MAX_LOST_DELIVERIES})."
+                ),
+            )
+            if losses >= MAX_LOST_DELIVERIES:
+                reason = (
+                    f"The job's worker was lost {losses} times: it probably kills its worker "
+                    "(out of memory, a crash); not running it again."
+                )
+                self.filter(pk=job_id).update(
+                    status=JobStatus.FAILED,
+                    lost_deliveries=losses,
+                    finished_at=now,
+                    last_error=reason[:ERROR_SUMMARY_LENGTH],
+                )
+                JobEvent.objects.create(
+                    job_id=job_id, kind=EventKind.FAILED, at=now, attempt=attempt, message=reason
+                )
+                return None
+            self.filter(pk=job_id).update(lost_deliveries=losses, started_at=now, worker=worker)
+            JobEvent.objects.create(
+                job_id=job_id, kind=EventKind.STARTED, at=now, attempt=attempt, worker=worker
+            )
+        return attempt, now
+
     def mark_succeeded(
         self,
         job_id: uuid.UUID,
@@ -356,6 +422,9 @@ class Job(models.Model):
     worker = models.CharField(max_length=255, blank=True)
     # The broker's id of the current delivery (changes on every enqueue, not on redelivery).
     delivery_id = models.CharField(max_length=64, blank=True)
+    lost_deliveries = models.PositiveSmallIntegerField(
+        default=0, help_text="Times a worker died while running this job."
+    )
     result = models.JSONField(null=True, blank=True)
     about_type = models.ForeignKey(
         ContentType, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -158,12 +158,13 @@ class JobTracker(Middleware):
         delivery_id = message.options.get("redis_message_id", "")
 
         def claim() -> tuple[int, dt.datetime] | None:
-            won = Job.objects.claim(job_id, retries=retries, worker=worker, delivery_id=delivery_id)
+            identity = {"retries": retries, "worker": worker, "delivery_id": delivery_id}
+            won = Job.objects.claim(job_id, **identity)
+            if won is None:
+                won = Job.objects.reclaim_after_worker_lost(job_id, **identity)
             if won is None and not Job.objects.filter(pk=job_id).exists():
                 self._record_unseen(broker, message, JobStatus.QUEUED)
-                won = Job.objects.claim(
-                    job_id, retries=retries, worker=worker, delivery_id=delivery_id
-                )
+                won = Job.objects.claim(job_id, **identity)
             return won
 
         try:
@@ -173,13 +174,17 @@ class JobTracker(Middleware):
             raise LedgerUnavailableError(f"Job ledger unavailable: {exc}") from exc
 
         if won is None:
-            self._refuse(job_id, retries, worker)
+            if self._refuse(job_id, retries, worker) == JobStatus.FAILED:
+                message.fail()  # dead-letter it, as the ledger says failed
             raise SkipMessage(f"job {job_id} is not expecting attempt {retries + 1}")
         attempt, started_at = won
         self._local.claim = Claim(job_id, attempt, started_at, worker)
 
-    def _refuse(self, job_id: uuid.UUID, retries: int, worker: str) -> None:
-        """Record a delivery that must not run: a duplicate, or the job is final/cancelled."""
+    def _refuse(self, job_id: uuid.UUID, retries: int, worker: str) -> str | None:
+        """Record a delivery that must not run: a duplicate, or the job is final/cancelled.
+
+        Returns the job's status, or None if it could not be read.
+        """
         from .models import EventKind, Job  # lazy: django-dramatiq loads middleware first
 
         try:
@@ -194,6 +199,8 @@ class JobTracker(Middleware):
             logger.warning("Skipping job %s: %s", job_id, reason)
         except DatabaseError:
             logger.exception("Could not record the refused delivery of job %s.", job_id)
+            return None
+        return job.status
 
     def after_skip_message(self, broker: Broker, message: MessageProxy) -> None:
         from .models import Job  # lazy: django-dramatiq loads middleware first

@@ -103,10 +103,19 @@ def database_url() -> str:
 class WorkerProcess:
     """A real `manage.py rundramatiq` process sharing this test's database and Redis."""
 
-    def __init__(self, redis_url: str, workdir: Path, media_root: str) -> None:
+    def __init__(
+        self,
+        redis_url: str,
+        workdir: Path,
+        media_root: str,
+        *,
+        name: str = "worker",
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
+        self.name = name
         self.mail_dir = workdir / "mail"
-        self.mail_dir.mkdir()
-        self.log_path = workdir / "worker.log"
+        self.mail_dir.mkdir(exist_ok=True)
+        self.log_path = workdir / f"{name}.log"
         env = {
             **os.environ,
             "REDIS_URL": redis_url,
@@ -117,10 +126,12 @@ class WorkerProcess:
             "FAILING_EMAIL_ADDRESSES": "error@example.com",
             "DRAMATIQ_NAMESPACE": dramatiq.get_broker().namespace,  # type: ignore[attr-defined]
             "PYTHONUNBUFFERED": "1",
+            **(extra_env or {}),
         }
         self.log = self.log_path.open("wb")
         self.process = subprocess.Popen(
             [sys.executable, "manage.py", "rundramatiq", "--processes", "1", "--threads", "4"],
+            # Its own session: the test can signal the whole worker (master and children).
             cwd=ROOT,
             env=env,
             stdout=self.log,

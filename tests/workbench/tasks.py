@@ -1,0 +1,42 @@
+"""Test-only actors whose side effects are appended to files, so tests count real runs.
+
+Each run appends one line to $WORKBENCH_DIR/<name>.log with O_APPEND (atomic for small writes,
+safe across processes).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import dramatiq
+
+QUEUE = "workbench"
+
+
+def record(name: str, line: str) -> None:
+    directory = Path(os.environ["WORKBENCH_DIR"])  # set by tests/faults/conftest.py
+    with (directory / f"{name}.log").open("a") as log:
+        log.write(f"{line} pid={os.getpid()}\n")
+
+
+def runs(directory: Path, name: str) -> list[str]:
+    path = directory / f"{name}.log"
+    return path.read_text().splitlines() if path.exists() else []
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=0)
+def slow_effect(key: str, seconds: float) -> None:
+    """Starts, sleeps (a window to kill the worker in), then records its side effect."""
+    record("started", key)
+    time.sleep(seconds)
+    record("done", key)
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=3)
+def kill_my_worker(key: str) -> None:
+    """Dies like a job that runs out of memory: SIGKILL to its own worker process."""
+    record("started", key)
+    os.kill(os.getpid(), signal.SIGKILL)
