@@ -177,8 +177,13 @@ DRAMATIQ_BROKER = {
         "dramatiq.middleware.Retries",
         "dramatiq.middleware.CurrentMessage",
         "django_dramatiq.middleware.DbConnectionsMiddleware",
+        "jobs.upkeep.LedgerUpkeep",
     ],
 }
+# The outbox relay in each worker: how often it runs, and how long a job must have been pending
+# (its web process's own on-commit send may still be under way) before the relay sends it.
+LEDGER_UPKEEP_INTERVAL_SECONDS = env.float("LEDGER_UPKEEP_INTERVAL_SECONDS", default=5.0)
+RELAY_GRACE_SECONDS = env.float("RELAY_GRACE_SECONDS", default=30.0)
 # django-dramatiq would otherwise also load its own `tasks` module (an actor on its unused table).
 DRAMATIQ_IGNORED_MODULES = ["django_dramatiq.tasks"]
 

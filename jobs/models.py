@@ -150,7 +150,9 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
             JobEvent.objects.create(job=job, kind=EventKind.ENQUEUED, at=job.created_at)
         return job
 
-    def mark_queued(self, job_id: uuid.UUID, *, eta: dt.datetime | None = None) -> bool:
+    def mark_queued(
+        self, job_id: uuid.UUID, *, eta: dt.datetime | None = None, by_relay: bool = False
+    ) -> bool:
         """The broker accepted the message. Only a pending job moves to queued."""
         now = timezone.now()
         with transaction.atomic():
@@ -158,7 +160,12 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
                 status=JobStatus.QUEUED, queued_at=now, next_eta=eta
             )
             if moved:
-                JobEvent.objects.create(job_id=job_id, kind=EventKind.QUEUED, at=now, eta=eta)
+                JobEvent.objects.create(
+                    job_id=job_id,
+                    kind=EventKind.RESENT if by_relay else EventKind.QUEUED,
+                    at=now,
+                    eta=eta,
+                )
         return bool(moved)
 
     def record_unseen(

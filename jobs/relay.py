@@ -1,4 +1,9 @@
-"""Send jobs that were committed to the ledger but never reached the broker (the outbox)."""
+"""The outbox relay: send jobs committed to the ledger that never reached the broker.
+
+A job stays `pending` when its on-commit send failed (Redis down or hung) or its web process died
+between commit and send. Workers run the relay periodically (jobs/upkeep.py); operators can run it
+once with `manage.py send_pending_jobs`.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import datetime as dt
 import logging
 
 import dramatiq
+from django.db import transaction
 from django.utils import timezone
 from dramatiq import Message
 
@@ -16,6 +22,8 @@ logger = logging.getLogger(__name__)
 
 #: A pending job younger than this may still be in its web process's on-commit send.
 DEFAULT_GRACE = dt.timedelta(seconds=30)
+#: Message option telling the tracker this send is the relay's (recorded as "resent").
+RESENT_OPTION = "offload_resent"
 
 
 def message_for(job: Job) -> Message[object]:
@@ -25,25 +33,39 @@ def message_for(job: Job) -> Message[object]:
         actor_name=job.actor_name,
         args=tuple(job.args),
         kwargs=job.kwargs,
-        options={},
+        options={RESENT_OPTION: True},
         message_id=str(job.id),
     )
 
 
-def send_pending_jobs(*, older_than: dt.timedelta = DEFAULT_GRACE, limit: int = 1000) -> int:
-    """Send up to `limit` pending jobs older than `older_than`; return how many were sent.
+def send_pending_jobs(*, older_than: dt.timedelta = DEFAULT_GRACE, limit: int = 100) -> int:
+    """Send up to `limit` jobs pending for longer than `older_than`; return how many were sent.
 
-    Sending a job twice is harmless: the worker's claim refuses the second delivery.
-    Stops at the first broker error (the broker is down; the jobs stay pending).
+    Safe with many relays at once: rows are locked (FOR UPDATE SKIP LOCKED on PostgreSQL; on
+    SQLite the IMMEDIATE transaction serializes relays), so no job is sent twice on purpose.
+    A job sent twice anyway (a send that timed out but landed) is refused by the worker's claim.
+    Stops at the first broker error: the broker is down and the jobs stay pending.
     """
     broker = dramatiq.get_broker()
     cutoff = timezone.now() - older_than
     sent = 0
-    for job in Job.objects.pending().filter(created_at__lt=cutoff).order_by("created_at")[:limit]:
-        if job.actor_name not in broker.actors:
-            logger.error("Pending job %s names unknown actor %r; not sent.", job.id, job.actor_name)
-            continue
-        if not send(message_for(job)):
-            break
-        sent += 1
+    with transaction.atomic():
+        batch = (
+            Job.objects.pending()
+            .filter(created_at__lt=cutoff)
+            .select_for_update(skip_locked=True)
+            .order_by("created_at")[:limit]
+        )
+        for job in batch:
+            if job.actor_name not in broker.actors:
+                logger.error(
+                    "Pending job %s names unknown actor %r; not sent.", job.id, job.actor_name
+                )
+                continue
+            # The tracker's after_enqueue marks it queued, in this transaction, under our lock.
+            if not send(message_for(job)):
+                break
+            sent += 1
+    if sent:
+        logger.info("Relay sent %d pending job(s).", sent)
     return sent

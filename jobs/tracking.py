@@ -125,7 +125,9 @@ class JobTracker(Middleware):
 
         job_id = message_job_id(message)
         eta = eta_of(message)
-        if Job.objects.mark_queued(job_id, eta=eta):
+        # Set by jobs.relay (not imported: the relay imports this module).
+        by_relay = bool(message.options.get("offload_resent"))
+        if Job.objects.mark_queued(job_id, eta=eta, by_relay=by_relay):
             return
         if not Job.objects.filter(pk=job_id).exists():
             self._record_unseen(broker, message, JobStatus.QUEUED)
