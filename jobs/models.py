@@ -168,6 +168,21 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
                 )
         return bool(moved)
 
+    def lease_for_relay(self, job_id: uuid.UUID, *, seconds: float) -> bool:
+        """Reserve a pending job for one relay: a single conditional UPDATE, no lock held after.
+
+        The lease expires by itself, so a relay that dies mid-send delays the job, never loses it.
+        """
+        now = timezone.now()
+        return bool(
+            self.filter(pk=job_id, status=JobStatus.PENDING)
+            .filter(models.Q(relay_lease_until__isnull=True) | models.Q(relay_lease_until__lt=now))
+            .update(relay_lease_until=now + dt.timedelta(seconds=seconds))
+        )
+
+    def release_relay_lease(self, job_id: uuid.UUID) -> None:
+        self.filter(pk=job_id, status=JobStatus.PENDING).update(relay_lease_until=None)
+
     def record_unseen(
         self,
         *,
@@ -429,6 +444,8 @@ class Job(models.Model):
     worker = models.CharField(max_length=255, blank=True)
     # The broker's id of the current delivery (changes on every enqueue, not on redelivery).
     delivery_id = models.CharField(max_length=64, blank=True)
+    # Set by the outbox relay that is sending this pending job, so no other relay sends it too.
+    relay_lease_until = models.DateTimeField(null=True, blank=True)
     lost_deliveries = models.PositiveSmallIntegerField(
         default=0, help_text="Times a worker died while running this job."
     )

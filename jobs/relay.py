@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 
 import dramatiq
-from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from dramatiq import Message
 
@@ -22,6 +22,8 @@ logger = logging.getLogger(__name__)
 
 #: A pending job younger than this may still be in its web process's on-commit send.
 DEFAULT_GRACE = dt.timedelta(seconds=30)
+#: How long a relay keeps a job to itself while sending it (far above the Redis timeout).
+LEASE_SECONDS = 60.0
 #: Message option telling the tracker this send is the relay's (recorded as "resent").
 RESENT_OPTION = "offload_resent"
 
@@ -41,31 +43,32 @@ def message_for(job: Job) -> Message[object]:
 def send_pending_jobs(*, older_than: dt.timedelta = DEFAULT_GRACE, limit: int = 100) -> int:
     """Send up to `limit` jobs pending for longer than `older_than`; return how many were sent.
 
-    Safe with many relays at once: rows are locked (FOR UPDATE SKIP LOCKED on PostgreSQL; on
-    SQLite the IMMEDIATE transaction serializes relays), so no job is sent twice on purpose.
+    Safe with many relays at once: each job is leased to one relay by a conditional UPDATE before
+    it is sent, and no database lock is held during the send (a hung Redis would otherwise hold
+    it for the whole socket timeout, and on SQLite block every web request's write).
     A job sent twice anyway (a send that timed out but landed) is refused by the worker's claim.
     Stops at the first broker error: the broker is down and the jobs stay pending.
     """
     broker = dramatiq.get_broker()
     cutoff = timezone.now() - older_than
+    candidates = (
+        Job.objects.pending()
+        .filter(created_at__lt=cutoff)
+        .filter(Q(relay_lease_until__isnull=True) | Q(relay_lease_until__lt=timezone.now()))
+        .order_by("created_at")[:limit]
+    )
     sent = 0
-    with transaction.atomic():
-        batch = (
-            Job.objects.pending()
-            .filter(created_at__lt=cutoff)
-            .select_for_update(skip_locked=True)
-            .order_by("created_at")[:limit]
-        )
-        for job in batch:
-            if job.actor_name not in broker.actors:
-                logger.error(
-                    "Pending job %s names unknown actor %r; not sent.", job.id, job.actor_name
-                )
-                continue
-            # The tracker's after_enqueue marks it queued, in this transaction, under our lock.
-            if not send(message_for(job)):
-                break
-            sent += 1
+    for job in candidates:
+        if job.actor_name not in broker.actors:
+            logger.error("Pending job %s names unknown actor %r; not sent.", job.id, job.actor_name)
+            continue
+        if not Job.objects.lease_for_relay(job.id, seconds=LEASE_SECONDS):
+            continue  # another relay has it, or it was sent meanwhile
+        # On success the tracker's after_enqueue marks it queued ("resent").
+        if not send(message_for(job)):
+            Job.objects.release_relay_lease(job.id)
+            break
+        sent += 1
     if sent:
         logger.info("Relay sent %d pending job(s).", sent)
     return sent

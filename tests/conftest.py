@@ -30,8 +30,9 @@ def point_broker_at(url: str) -> None:
     Actors are bound to that broker object, so we swap its connection pool rather than the broker.
     """
     broker: Any = dramatiq.get_broker()
+    timeout = settings.REDIS_TIMEOUT_SECONDS  # as in production, so fault tests measure it
     broker.client.connection_pool = redis.ConnectionPool.from_url(
-        url, socket_timeout=2, socket_connect_timeout=2
+        url, socket_timeout=timeout, socket_connect_timeout=timeout
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +12,42 @@ from typing import Any
 import pytest
 
 import tests.workbench.tasks  # noqa: F401 (registers the actors on this process's broker)
-from tests.conftest import WorkerProcess
+from jobs.embedded_redis import EmbeddedRedis
+from tests.conftest import WorkerProcess, point_broker_at
+
+
+class RedisServer:
+    """A Redis server process of the test's own, to stop, restart, freeze and thaw."""
+
+    def __init__(self, directory: Path) -> None:
+        self.server = EmbeddedRedis(directory)
+        self.process: subprocess.Popen[bytes] | None = None
+        self.url = self.server.url
+
+    def start(self) -> None:
+        self.process = self.server.start()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()  # SIGTERM: Redis flushes its append-only file and exits
+            self.process.wait(timeout=10)
+            self.process = None
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+
+@pytest.fixture
+def own_redis(redis_url: str, tmp_path: Path) -> Iterator[RedisServer]:
+    """A fresh Redis for one fault test; this process's broker points at it meanwhile."""
+    server = RedisServer(tmp_path / "own-redis")
+    server.start()
+    point_broker_at(server.url)
+    yield server
+    point_broker_at(redis_url)
+    server.stop()
 
 
 class Workers:
