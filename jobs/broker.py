@@ -1,20 +1,62 @@
-"""Dramatiq's Redis broker with bounded crash recovery.
+"""Dramatiq's Redis broker with bounded crash recovery and poison-message isolation.
 
 Dramatiq requeues a dead worker's unacked messages only during "maintenance", which runs on a
 random 0.1% of Redis commands and only for the queue named in that command: with one idle worker
 that is about 12 minutes on average (DESIGN.md). This broker also runs maintenance for each queue
 at least every `maintenance_interval` seconds, so a SIGKILLed worker's jobs come back within
 `heartbeat_timeout` + `maintenance_interval`.
+
+One undecodable payload makes Dramatiq's consumer crash and restart, stranding the valid messages
+fetched in the same batch until the worker dies. This broker's consumer moves such a payload to the
+queue's `.poison` list, records it in the ledger as a failed job, and goes on with the batch.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 from dramatiq.brokers import redis as dramatiq_redis
+from dramatiq.errors import DecodeError
+
+logger = logging.getLogger(__name__)
+
+
+class PoisonTolerantConsumer(dramatiq_redis._RedisConsumer):
+    def __next__(self) -> Any:
+        while True:
+            try:
+                return super().__next__()
+            except DecodeError as error:
+                self.set_aside(error.data, error.error)
+
+    def set_aside(self, data: bytes, error: BaseException) -> None:
+        """Move an undecodable payload out of the queue and record it (rare: may scan a set)."""
+        broker: RedisBroker = self.broker
+        client = broker.client
+        namespace, queue = broker.namespace, self.queue_name
+        messages_key = f"{namespace}:{queue}.msgs"
+        fetched = client.smembers(f"{namespace}:__acks__.{broker.broker_id}.{queue}")
+        redis_id = next((i for i in fetched if client.hget(messages_key, i) == data), None)
+        client.rpush(f"{namespace}:{queue}.poison", data)
+        if redis_id is not None:
+            broker.do_ack(queue, redis_id.decode() if isinstance(redis_id, bytes) else redis_id)
+        logger.error(
+            "Undecodable message on queue %r moved to %s:%s.poison: %s",
+            queue,
+            namespace,
+            queue,
+            error,
+        )
+        from .models import Job  # lazy: the broker is built before Django's models are ready
+
+        try:
+            Job.objects.record_undecodable(queue_name=queue, payload=data, error=repr(error))
+        except Exception:  # the payload is safe in the poison list; the ledger row is a courtesy
+            logger.exception("Could not record the undecodable message in the ledger.")
 
 
 class RedisBroker(dramatiq_redis.RedisBroker):
@@ -24,6 +66,10 @@ class RedisBroker(dramatiq_redis.RedisBroker):
         self._last_maintenance: dict[str, float] = {}
         self._maintenance_lock = threading.Lock()
         self._dispatching = threading.local()
+
+    @property
+    def consumer_class(self) -> type[PoisonTolerantConsumer]:
+        return PoisonTolerantConsumer
 
     def _dispatch(self, command: str) -> Callable[..., Any]:
         dispatch = super()._dispatch(command)

@@ -15,6 +15,9 @@ from django.utils import timezone
 #: Longest error text kept on a job row (the full text stays on the event).
 ERROR_SUMMARY_LENGTH = 500
 
+#: The actor name under which undecodable payloads are recorded.
+UNDECODABLE_ACTOR = "(undecodable message)"
+
 #: Deliveries of one attempt lost with their worker before the job is failed: a job that keeps
 #: killing its worker (out of memory, a crash in C code) must not loop forever.
 MAX_LOST_DELIVERIES = 3
@@ -411,6 +414,39 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
                 message=reason,
             )
         return bool(moved)
+
+    def mark_unrunnable(self, job_id: uuid.UUID, *, reason: str) -> bool:
+        """A job the broker dead-lettered without running it (e.g. its actor no longer exists)."""
+        now = timezone.now()
+        with transaction.atomic():
+            moved = self.filter(
+                pk=job_id, status__in=[JobStatus.PENDING, JobStatus.QUEUED, JobStatus.RETRYING]
+            ).update(
+                status=JobStatus.FAILED, finished_at=now, last_error=reason[:ERROR_SUMMARY_LENGTH]
+            )
+            if moved:
+                JobEvent.objects.create(
+                    job_id=job_id, kind=EventKind.FAILED, at=now, message=reason
+                )
+        return bool(moved)
+
+    def record_undecodable(self, *, queue_name: str, payload: bytes, error: str) -> Job:
+        """A payload no worker can read: kept in the queue's poison list, shown here as failed."""
+        now = timezone.now()
+        reason = (
+            f"Undecodable message moved to the {queue_name}.poison list in Redis: {error}. "
+            f"First bytes: {payload[:200]!r}"
+        )
+        with transaction.atomic():
+            job = self.create(
+                actor_name=UNDECODABLE_ACTOR,
+                queue_name=queue_name,
+                status=JobStatus.FAILED,
+                finished_at=now,
+                last_error=reason[:ERROR_SUMMARY_LENGTH],
+            )
+            JobEvent.objects.create(job=job, kind=EventKind.FAILED, at=now, message=reason)
+        return job
 
     def record_event(self, job_id: uuid.UUID, kind: EventKind, **fields: Any) -> None:
         """Append an event without changing the job (a refused delivery, a ledger error)."""

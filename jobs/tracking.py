@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from django.db import DatabaseError, close_old_connections, connections
 from dramatiq import Broker, Message
 from dramatiq.broker import MessageProxy
+from dramatiq.errors import ActorNotFound
 from dramatiq.middleware import Middleware, MiddlewareError, Retries, SkipMessage
 
 logger = logging.getLogger(__name__)
@@ -266,6 +267,29 @@ class JobTracker(Middleware):
             ),
             claim,
         )
+
+    def after_nack(self, broker: Broker, message: MessageProxy) -> None:
+        """A dead-lettered message that never ran (e.g. an actor renamed by a deploy)."""
+        from .models import Job, JobStatus  # lazy: django-dramatiq loads middleware first
+
+        error = getattr(message, "_exception", None)
+        if not isinstance(error, ActorNotFound):
+            return  # a failure after running: already recorded by after_process_message
+        reason = (
+            f"No actor named {message.actor_name!r} in this worker (renamed or removed by a "
+            "deploy?): the message was dead-lettered without running."
+        )
+
+        def record() -> None:
+            job_id = message_job_id(message)
+            if not Job.objects.filter(pk=job_id).exists():
+                self._record_unseen(broker, message, JobStatus.QUEUED)
+            Job.objects.mark_unrunnable(job_id, reason=reason)
+
+        try:
+            write_with_retries(record, "unrunnable")
+        except DatabaseError:
+            logger.critical("LEDGER WRITE LOST: %s (job %s)", reason, message.message_id)
 
     def _take_claim(self, message: MessageProxy) -> Claim | None:
         claim: Claim | None = getattr(self._local, "claim", None)
