@@ -1,4 +1,4 @@
-"""User: a custom user model whose login is the email address."""
+"""User (a custom user model whose login is the email address) and SentEmail."""
 
 from __future__ import annotations
 
@@ -54,3 +54,24 @@ class User(AbstractBaseUser, PermissionsMixin):
     def clean(self) -> None:
         super().clean()
         self.email = normalize_email_address(self.email)
+
+
+class SentEmail(models.Model):
+    """At most one email per job: a re-run of the same job finds this row and sends nothing."""
+
+    class State(models.TextChoices):
+        SENDING = "sending", "Sending"
+        """Reserved; if a worker died here, nobody knows whether the mail went out."""
+        SENT = "sent", "Sent"
+        """The mail server accepted it."""
+
+    job_id = models.UUIDField(unique=True)
+    to = models.EmailField()
+    template = models.CharField(max_length=50)
+    message_id = models.CharField(max_length=255)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.SENDING)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.template} to {self.to} ({self.state})"

@@ -6,7 +6,9 @@ import csv
 import datetime as dt
 import io
 import math
+import os
 import statistics
+import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -14,6 +16,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
+from django.core.files.storage import FileSystemStorage, Storage
 from django.utils import timezone
 
 from jobs.models import Job
@@ -113,9 +116,22 @@ def generate(report: ReportRequest) -> int:
     for row in ROWS_BY_KIND[report.kind](month, progress):
         writer.writerow(row)
         rows += 1
-    if report.file:
-        report.file.delete(save=False)  # a re-run replaces the previous attempt's file
     filename = f"{report.kind}-{month.year}-{month.month:02d}.csv"
-    report.file.save(filename, ContentFile(buffer.getvalue().encode()), save=False)
-    report.mark_ready(str(report.file.name))
+    name = report.file.field.generate_filename(report, filename)
+    report.mark_ready(save_atomically(report.file.storage, name, buffer.getvalue().encode()))
     return rows - 1
+
+
+def save_atomically(storage: Storage, name: str, content: bytes) -> str:
+    """Write `name` so that readers see the old file or the whole new one, never a part.
+
+    On the local filesystem: write a temporary file, then rename it over the target (atomic on
+    POSIX). Object stores (S3 and alike) already replace an object in one PUT.
+    """
+    if not isinstance(storage, FileSystemStorage):
+        if storage.exists(name):
+            storage.delete(name)
+        return storage.save(name, ContentFile(content))
+    temporary = storage.save(f"{name}.part-{uuid.uuid4().hex}", ContentFile(content))
+    os.replace(storage.path(temporary), storage.path(name))
+    return name

@@ -105,4 +105,6 @@ def test_rerunning_a_report_replaces_its_file(alice: User):
 
     report.refresh_from_db()
     directory = Path(str(report.file.path)).parent
-    assert [p.name for p in directory.iterdir()] == [Path(str(first)).name]
+    # Replaced in place (temporary file renamed over it): same name, no leftover part file.
+    assert report.file.name == first
+    assert [p.name for p in directory.iterdir()] == ["signups-2025-02.csv"]
