@@ -32,8 +32,13 @@ T = TypeVar("T")
 #: Hooks get the message itself on the enqueue side and a MessageProxy on the worker side.
 AnyMessage = Message[Any] | MessageProxy
 
-#: Attempts at a ledger write before giving up (with a short backoff between them).
-LEDGER_WRITE_TRIES = 4
+#: How long each kind of ledger write keeps retrying through database errors (seconds).
+#: Recording an outcome: the actor already ran, so wait out a database restart.
+OUTCOME_WRITE_BUDGET = 60.0
+#: Claiming: giving up only fails this attempt, and Retries schedules another.
+CLAIM_WRITE_BUDGET = 3.0
+#: Recording a send: in the web request's path; the worker's claim records the job anyway.
+SENT_WRITE_BUDGET = 1.0
 
 
 class LedgerUnavailableError(MiddlewareError):
@@ -76,25 +81,29 @@ def max_retries_of(broker: Broker, message: AnyMessage) -> int | None:
     return int(actor.options.get("max_retries", retries.max_retries))
 
 
-def write_with_retries(write: Callable[[], T], what: str) -> T:
-    """Run a ledger write, reconnecting and retrying on database errors.
+def write_with_retries(write: Callable[[], T], what: str, *, budget: float) -> T:
+    """Run a ledger write, reconnecting and retrying on database errors for up to `budget` s.
 
     Dramatiq logs and swallows exceptions from middleware hooks, so a write that gives up
     here must be made visible by the caller.
     """
-    for tries in range(1, LEDGER_WRITE_TRIES + 1):
+    deadline = time.monotonic() + budget
+    delay = 0.1
+    tries = 0
+    while True:
+        tries += 1
         try:
             return write()
         except DatabaseError:
-            if tries == LEDGER_WRITE_TRIES:
+            if time.monotonic() + delay > deadline:
                 raise
             logger.warning(
                 "Ledger write failed (%s), try %d; retrying.", what, tries, exc_info=True
             )
             # A broken connection stays broken inside this thread until it is closed.
             connections["default"].close()
-            time.sleep(0.1 * 2**tries)
-    raise AssertionError("unreachable")
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
 
 
 class JobTracker(Middleware):
@@ -116,7 +125,9 @@ class JobTracker(Middleware):
             # A retry of an already recorded job (e.g. moved from the delay queue).
             return
         try:
-            write_with_retries(lambda: self._record_sent(broker, message), "queued")
+            write_with_retries(
+                lambda: self._record_sent(broker, message), "queued", budget=SENT_WRITE_BUDGET
+            )
         except DatabaseError:
             # The message is in the broker and will be recorded when a worker claims it.
             logger.exception("Could not record that job %s was sent.", message.message_id)
@@ -171,7 +182,7 @@ class JobTracker(Middleware):
             return won
 
         try:
-            won = write_with_retries(claim, "claim")
+            won = write_with_retries(claim, "claim", budget=CLAIM_WRITE_BUDGET)
         except DatabaseError as exc:
             logger.exception("Could not claim job %s; failing the attempt.", job_id)
             raise LedgerUnavailableError(f"Job ledger unavailable: {exc}") from exc
@@ -287,7 +298,7 @@ class JobTracker(Middleware):
             Job.objects.mark_unrunnable(job_id, reason=reason)
 
         try:
-            write_with_retries(record, "unrunnable")
+            write_with_retries(record, "unrunnable", budget=OUTCOME_WRITE_BUDGET)
         except DatabaseError:
             logger.critical("LEDGER WRITE LOST: %s (job %s)", reason, message.message_id)
 
@@ -300,7 +311,7 @@ class JobTracker(Middleware):
 
     def _finish(self, what: str, write: Callable[[], bool], claim: Claim) -> None:
         try:
-            if not write_with_retries(write, what):
+            if not write_with_retries(write, what, budget=OUTCOME_WRITE_BUDGET):
                 logger.warning(
                     "Job %s attempt %d: %s not applied, the job moved on meanwhile.",
                     claim.job_id,

@@ -40,3 +40,10 @@ def kill_my_worker(key: str) -> None:
     """Dies like a job that runs out of memory: SIGKILL to its own worker process."""
     record("started", key)
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=3)
+def quick_effect(key: str) -> None:
+    """A short job with a side effect, for load tests."""
+    time.sleep(0.02)
+    record("done", key)

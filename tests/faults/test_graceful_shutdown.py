@@ -1,0 +1,54 @@
+"""SIGTERM under load: a worker stopped gracefully with 200 jobs queued loses none and runs none
+twice; what it had prefetched goes back to the queue for the next worker."""
+
+from __future__ import annotations
+
+import os
+import signal
+from typing import Any
+
+import pytest
+
+from jobs.enqueue import enqueue
+from jobs.models import EventKind, Job, JobStatus
+from tests.conftest import wait_for
+from tests.faults.conftest import Workers
+from tests.workbench.tasks import quick_effect, runs
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+def test_sigterm_under_load_finishes_every_job_exactly_once(
+    workers: Workers, figures: dict[str, Any]
+):
+    keys = [f"job-{n}" for n in range(200)]
+    for key in keys:
+        enqueue(quick_effect, key)
+
+    first = workers.start("first")
+    wait_for(lambda: Job.objects.filter(status=JobStatus.SUCCEEDED).count() >= 30, 60, workers.logs)
+    os.killpg(first.process.pid, signal.SIGTERM)
+    first.process.wait(timeout=60)
+    done_by_first = Job.objects.filter(status=JobStatus.SUCCEEDED).count()
+    interrupted = Job.objects.filter(status=JobStatus.RUNNING).count()
+
+    workers.start("second")
+    wait_for(
+        lambda: Job.objects.filter(status=JobStatus.SUCCEEDED).count() == 200, 120, workers.logs
+    )
+
+    effects = runs(workers.workdir, "done")
+    keys_done = [line.split()[0] for line in effects]
+    figures.update(
+        expected=200,
+        succeeded=Job.objects.filter(status=JobStatus.SUCCEEDED).count(),
+        done_by_first_worker=done_by_first,
+        left_running_by_sigterm=interrupted,
+        failed=Job.objects.filter(status=JobStatus.FAILED).count(),
+        lost=200 - len(set(keys_done)),
+        duplicate_side_effects=len(keys_done) - len(set(keys_done)),
+    )
+    assert first.process.returncode == 0  # a clean, graceful exit
+    assert interrupted == 0  # in-flight jobs finished before the worker exited
+    assert sorted(keys_done) == sorted(keys)  # every job once, none twice
+    assert not Job.objects.filter(events__kind=EventKind.WORKER_LOST).exists()
