@@ -184,6 +184,8 @@ DRAMATIQ_BROKER = {
 # (its web process's own on-commit send may still be under way) before the relay sends it.
 LEDGER_UPKEEP_INTERVAL_SECONDS = env.float("LEDGER_UPKEEP_INTERVAL_SECONDS", default=5.0)
 RELAY_GRACE_SECONDS = env.float("RELAY_GRACE_SECONDS", default=30.0)
+# How often one worker of the fleet reconciles the ledger with Redis (jobs/reconcile.py).
+LEDGER_CHECK_INTERVAL_SECONDS = env.float("LEDGER_CHECK_INTERVAL_SECONDS", default=60.0)
 # django-dramatiq would otherwise also load its own `tasks` module (an actor on its unused table).
 DRAMATIQ_IGNORED_MODULES = ["django_dramatiq.tasks"]
 

@@ -233,7 +233,7 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
         return True
 
     def claim(
-        self, job_id: uuid.UUID, *, retries: int, worker: str, delivery_id: str
+        self, job_id: uuid.UUID, *, retries: int, worker: str, worker_id: str, delivery_id: str
     ) -> tuple[int, dt.datetime] | None:
         """Start attempt `retries + 1` unless the ledger already counted it.
 
@@ -263,6 +263,7 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
                 finished_at=None,
                 next_eta=None,
                 worker=worker,
+                worker_id=worker_id,
                 delivery_id=delivery_id,
             )
             if not claimed:
@@ -273,7 +274,7 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
         return attempt, now
 
     def reclaim_after_worker_lost(
-        self, job_id: uuid.UUID, *, retries: int, worker: str, delivery_id: str
+        self, job_id: uuid.UUID, *, retries: int, worker: str, worker_id: str, delivery_id: str
     ) -> tuple[int, dt.datetime] | None:
         """Re-run an attempt whose worker died, if this is the broker redelivering it.
 
@@ -323,7 +324,9 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
                     job_id=job_id, kind=EventKind.FAILED, at=now, attempt=attempt, message=reason
                 )
                 return None
-            self.filter(pk=job_id).update(lost_deliveries=losses, started_at=now, worker=worker)
+            self.filter(pk=job_id).update(
+                lost_deliveries=losses, started_at=now, worker=worker, worker_id=worker_id
+            )
             JobEvent.objects.create(
                 job_id=job_id, kind=EventKind.STARTED, at=now, attempt=attempt, worker=worker
             )
@@ -430,6 +433,26 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
                 )
         return bool(moved)
 
+    def mark_lost(self, job_id: uuid.UUID, *, attempt: int, reason: str) -> bool:
+        """A running attempt whose worker and message are both gone: failed, outcome unknown."""
+        now = timezone.now()
+        with transaction.atomic():
+            moved = self._running_attempt(job_id, attempt).update(
+                status=JobStatus.FAILED, finished_at=now, last_error=reason[:ERROR_SUMMARY_LENGTH]
+            )
+            if moved:
+                JobEvent.objects.create(
+                    job_id=job_id,
+                    kind=EventKind.WORKER_LOST,
+                    at=now,
+                    attempt=attempt,
+                    message=reason,
+                )
+                JobEvent.objects.create(
+                    job_id=job_id, kind=EventKind.FAILED, at=now, attempt=attempt, message=reason
+                )
+        return bool(moved)
+
     def record_undecodable(self, *, queue_name: str, payload: bytes, error: str) -> Job:
         """A payload no worker can read: kept in the queue's poison list, shown here as failed."""
         now = timezone.now()
@@ -478,6 +501,8 @@ class Job(models.Model):
     duration = models.DurationField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     worker = models.CharField(max_length=255, blank=True)
+    # Dramatiq's id of the worker process: the key of its heartbeat in Redis.
+    worker_id = models.CharField(max_length=64, blank=True)
     # The broker's id of the current delivery (changes on every enqueue, not on redelivery).
     delivery_id = models.CharField(max_length=64, blank=True)
     # Set by the outbox relay that is sending this pending job, so no other relay sends it too.

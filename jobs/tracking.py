@@ -172,7 +172,12 @@ class JobTracker(Middleware):
         delivery_id = message.options.get("redis_message_id", "")
 
         def claim() -> tuple[int, dt.datetime] | None:
-            identity = {"retries": retries, "worker": worker, "delivery_id": delivery_id}
+            identity = {
+                "retries": retries,
+                "worker": worker,
+                "worker_id": getattr(broker, "broker_id", ""),
+                "delivery_id": delivery_id,
+            }
             won = Job.objects.claim(job_id, **identity)
             if won is None:
                 won = Job.objects.reclaim_after_worker_lost(job_id, **identity)

@@ -1,7 +1,8 @@
-"""LedgerUpkeep: the periodic work each worker process does for the ledger (the outbox relay).
+"""LedgerUpkeep: the periodic work worker processes do for the ledger.
 
-Running it inside the workers means no extra daemon to deploy: with N worker processes on M
-machines it runs N*M times per interval, which the relay's row locking makes safe.
+Every interval, each worker process runs the outbox relay (safe to run N times at once: jobs are
+leased). About once a minute, one process of the whole fleet (a Redis lock) also reconciles the
+ledger with Redis (jobs/reconcile.py). No extra daemon to deploy.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import datetime as dt
 import logging
 import random
 import threading
+import time
 from typing import Any
 
 from django.conf import settings
@@ -25,6 +27,8 @@ class LedgerUpkeep(Middleware):
     def __init__(self, *, interval: float | None = None, relay_grace: float | None = None) -> None:
         self.interval = interval or settings.LEDGER_UPKEEP_INTERVAL_SECONDS
         self.relay_grace = dt.timedelta(seconds=relay_grace or settings.RELAY_GRACE_SECONDS)
+        self.check_interval = settings.LEDGER_CHECK_INTERVAL_SECONDS
+        self._next_check = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -45,11 +49,34 @@ class LedgerUpkeep(Middleware):
         connections.close_all()
 
     def run_once(self) -> None:
-        from .relay import send_pending_jobs  # lazy: django-dramatiq loads middleware first
+        from .reconcile import reconcile  # lazy: django-dramatiq loads middleware first
+        from .relay import send_pending_jobs
 
         close_old_connections()
         try:
             send_pending_jobs(older_than=self.relay_grace)
+            if time.monotonic() >= self._next_check:
+                self._next_check = time.monotonic() + self.check_interval
+                if self._take_fleet_lock():
+                    for finding in reconcile(repair=True):
+                        logger.warning(
+                            "Ledger check: %s: %s -> %s",
+                            finding.job_id,
+                            finding.problem,
+                            finding.action,
+                        )
         except (DatabaseError, RedisError, OSError):
             logger.warning("Ledger upkeep failed; retrying next interval.", exc_info=True)
             connections["default"].close()
+
+    def _take_fleet_lock(self) -> bool:
+        """One reconciliation per interval across all workers (it scans Redis)."""
+        import dramatiq
+
+        broker: Any = dramatiq.get_broker()
+        key = f"{broker.namespace}:offload:ledger-check"
+        return bool(
+            broker.client.set(
+                key, broker.broker_id, nx=True, ex=max(1, int(self.check_interval * 0.9))
+            )
+        )

@@ -31,7 +31,9 @@ def kinds(job: Job) -> list[str]:
 
 
 def claim(job: Job, retries: int = 0):
-    return Job.objects.claim(job.id, retries=retries, worker="w:1:t", delivery_id=str(uuid.uuid4()))
+    return Job.objects.claim(
+        job.id, retries=retries, worker="w:1:t", worker_id="w1", delivery_id=str(uuid.uuid4())
+    )
 
 
 def test_a_new_job_is_pending_with_an_enqueued_event(job: Job):
