@@ -110,3 +110,25 @@ def test_redis_frozen_during_signups_loses_nothing_after_it_resumes(
     assert [status for status, _ in results] == [202] * 10
     assert max(seconds) < NEVER_HANGS_SECONDS
     assert len(emails) == 10
+
+
+def test_queued_jobs_survive_a_redis_restart_through_its_append_only_file(
+    own_redis: RedisServer, tmp_path, settings: Any, figures: dict[str, Any]
+):
+    client = Client()
+    statuses = [sign_up_timed(client, f"queued{n}@example.com")[0] for n in range(5)]
+    assert Job.objects.filter(status=JobStatus.QUEUED).count() == 5  # in Redis, no worker yet
+
+    own_redis.stop()  # what stopping `make run` does to the embedded server
+    own_redis.start()
+    pool = Workers(own_redis.url, tmp_path, settings.MEDIA_ROOT, env={})
+    try:
+        worker = pool.start("a")
+        wait_all_succeeded(5, pool, 60)
+    finally:
+        pool.stop_all()
+
+    figures.update(expected=5, succeeded=5, resent_by_relay=0, emails=len(worker.emails()))
+    assert statuses == [202] * 5
+    assert not Job.objects.filter(events__kind=EventKind.RESENT).exists()  # from Redis, not relay
+    assert len(worker.emails()) == 5
