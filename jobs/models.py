@@ -76,8 +76,6 @@ class EventKind(models.TextChoices):
     delivered the message again."""
     RESENT = "resent", "Resent by the relay"
     """The job was still pending (its send had failed) and the relay sent it."""
-    LEDGER_ERROR = "ledger_error", "Ledger write failed"
-    """Recording a transition failed even after retries; the job's status may be stale."""
 
 
 class JobQuerySet(models.QuerySet["Job"]):
