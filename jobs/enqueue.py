@@ -8,12 +8,19 @@ import uuid
 from typing import Any
 
 import dramatiq
-from django.db import models, transaction
+from django.db import DatabaseError, models, transaction
+from django.utils import timezone
 from dramatiq import Actor, Message
 from redis.exceptions import RedisError
 
-from .models import Job
-from .tracking import max_retries_of
+from .models import EventKind, Job
+from .tracking import (
+    RECORDED_OPTION,
+    SENT_WRITE_BUDGET,
+    eta_of,
+    max_retries_of,
+    write_with_retries,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -48,10 +55,17 @@ def enqueue(
     return job
 
 
-def send(message: Message[Any], delay_ms: int | None = None) -> bool:
-    """Hand a recorded job's message to the broker. False if the broker is unreachable."""
+def send(
+    message: Message[Any], delay_ms: int | None = None, *, kind: EventKind = EventKind.QUEUED
+) -> bool:
+    """Hand a recorded job's message to the broker and record the send (as `kind`).
+
+    False if the broker is unreachable: the job stays pending for the relay.
+    """
+    message = message.copy(options={RECORDED_OPTION: True})
+    sent_at = timezone.now()  # before the send: a worker may claim the job right after it
     try:
-        dramatiq.get_broker().enqueue(message, delay=delay_ms)
+        enqueued = dramatiq.get_broker().enqueue(message, delay=delay_ms)
     except (RedisError, OSError):
         logger.warning(
             "Broker unreachable: job %s stays pending until it can be sent.",
@@ -59,4 +73,16 @@ def send(message: Message[Any], delay_ms: int | None = None) -> bool:
             exc_info=True,
         )
         return False
+    try:
+        write_with_retries(
+            lambda: Job.objects.mark_sent(
+                uuid.UUID(message.message_id), at=sent_at, eta=eta_of(enqueued), kind=kind
+            ),
+            "sent",
+            budget=SENT_WRITE_BUDGET,
+        )
+    except DatabaseError:
+        # Still "pending" in the ledger: the relay will send it again and the worker's claim
+        # refuses the second delivery.
+        logger.exception("Could not record that job %s was sent.", message.message_id)
     return True

@@ -151,22 +151,24 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
             JobEvent.objects.create(job=job, kind=EventKind.ENQUEUED, at=job.created_at)
         return job
 
-    def mark_queued(
-        self, job_id: uuid.UUID, *, eta: dt.datetime | None = None, by_relay: bool = False
+    def mark_sent(
+        self,
+        job_id: uuid.UUID,
+        *,
+        at: dt.datetime,
+        eta: dt.datetime | None = None,
+        kind: EventKind = EventKind.QUEUED,
     ) -> bool:
-        """The broker accepted the message. Only a pending job moves to queued."""
-        now = timezone.now()
+        """The broker accepted the message (sent at `at`). Only a pending job moves to queued.
+
+        The event is written even when a worker already claimed the job (it can be faster than
+        this write): the send happened, at `at`, before the claim.
+        """
         with transaction.atomic():
             moved = self.filter(pk=job_id, status=JobStatus.PENDING).update(
-                status=JobStatus.QUEUED, queued_at=now, next_eta=eta
+                status=JobStatus.QUEUED, queued_at=at, next_eta=eta, relay_lease_until=None
             )
-            if moved:
-                JobEvent.objects.create(
-                    job_id=job_id,
-                    kind=EventKind.RESENT if by_relay else EventKind.QUEUED,
-                    at=now,
-                    eta=eta,
-                )
+            JobEvent.objects.create(job_id=job_id, kind=kind, at=at, eta=eta)
         return bool(moved)
 
     def lease_for_relay(self, job_id: uuid.UUID, *, seconds: float) -> bool:

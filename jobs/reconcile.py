@@ -26,7 +26,7 @@ from django.utils import timezone
 from dramatiq import Message
 
 from .enqueue import send
-from .models import Job, JobStatus
+from .models import EventKind, Job, JobStatus
 from .relay import message_for, send_pending_jobs
 
 logger = logging.getLogger(__name__)
@@ -128,9 +128,8 @@ def _overdue_without_message(
 def resend_attempt(job: Job) -> bool:
     """Send the job's next attempt again, with the retry count its claim expects."""
     message: Message[object] = message_for(job)
-    message.options.pop("offload_resent", None)  # not a relay send: it was sent before
     message.options["retries"] = job.attempts
-    return send(message)
+    return send(message, kind=EventKind.RESENT)
 
 
 def _dead_lettered_but_unfinished(in_redis: dict[str, str], repair: bool) -> Iterator[Finding]:

@@ -16,7 +16,7 @@ from django.utils import timezone
 from dramatiq import Message
 
 from .enqueue import send
-from .models import Job
+from .models import EventKind, Job
 
 logger = logging.getLogger(__name__)
 
@@ -24,8 +24,6 @@ logger = logging.getLogger(__name__)
 DEFAULT_GRACE = dt.timedelta(seconds=30)
 #: How long a relay keeps a job to itself while sending it (far above the Redis timeout).
 LEASE_SECONDS = 60.0
-#: Message option telling the tracker this send is the relay's (recorded as "resent").
-RESENT_OPTION = "offload_resent"
 
 
 def message_for(job: Job) -> Message[object]:
@@ -35,7 +33,7 @@ def message_for(job: Job) -> Message[object]:
         actor_name=job.actor_name,
         args=tuple(job.args),
         kwargs=job.kwargs,
-        options={RESENT_OPTION: True},
+        options={},
         message_id=str(job.id),
     )
 
@@ -64,8 +62,7 @@ def send_pending_jobs(*, older_than: dt.timedelta = DEFAULT_GRACE, limit: int = 
             continue
         if not Job.objects.lease_for_relay(job.id, seconds=LEASE_SECONDS):
             continue  # another relay has it, or it was sent meanwhile
-        # On success the tracker's after_enqueue marks it queued ("resent").
-        if not send(message_for(job)):
+        if not send(message_for(job), kind=EventKind.RESENT):
             Job.objects.release_relay_lease(job.id)
             break
         sent += 1

@@ -39,6 +39,8 @@ OUTCOME_WRITE_BUDGET = 60.0
 CLAIM_WRITE_BUDGET = 3.0
 #: Recording a send: in the web request's path; the worker's claim records the job anyway.
 SENT_WRITE_BUDGET = 1.0
+#: Message option: the ledger records this send itself (jobs.enqueue.send), not after_enqueue.
+RECORDED_OPTION = "offload_recorded"
 
 
 class LedgerUnavailableError(MiddlewareError):
@@ -121,28 +123,21 @@ class JobTracker(Middleware):
             # next attempt is due, for after_process_message to record.
             claim.retry_eta = eta_of(message)
             return
-        if message.options.get("retries"):
-            # A retry of an already recorded job (e.g. moved from the delay queue).
+        if message.options.get(RECORDED_OPTION) or message.options.get("retries"):
+            # Sent through jobs.enqueue.send (which records it), or a retry or delay-queue hop
+            # of a job already recorded.
             return
+        from .models import JobStatus  # lazy: django-dramatiq loads middleware first
+
         try:
             write_with_retries(
-                lambda: self._record_sent(broker, message), "queued", budget=SENT_WRITE_BUDGET
+                lambda: self._record_unseen(broker, message, JobStatus.QUEUED),
+                "unseen",
+                budget=SENT_WRITE_BUDGET,
             )
         except DatabaseError:
             # The message is in the broker and will be recorded when a worker claims it.
             logger.exception("Could not record that job %s was sent.", message.message_id)
-
-    def _record_sent(self, broker: Broker, message: Message[Any]) -> None:
-        from .models import Job, JobStatus  # lazy: django-dramatiq loads middleware first
-
-        job_id = message_job_id(message)
-        eta = eta_of(message)
-        # Set by jobs.relay (not imported: the relay imports this module).
-        by_relay = bool(message.options.get("offload_resent"))
-        if Job.objects.mark_queued(job_id, eta=eta, by_relay=by_relay):
-            return
-        if not Job.objects.filter(pk=job_id).exists():
-            self._record_unseen(broker, message, JobStatus.QUEUED)
 
     def _record_unseen(self, broker: Broker, message: AnyMessage, status: str) -> None:
         from .models import Job  # lazy: django-dramatiq loads middleware first

@@ -85,7 +85,7 @@ def test_a_stale_delivery_of_an_earlier_attempt_is_refused(job: Job):
 def test_a_late_queued_write_cannot_move_a_running_job_back(job: Job):
     claim(job)
 
-    assert Job.objects.mark_queued(job.id) is False
+    assert Job.objects.mark_sent(job.id, at=timezone.now()) is False
     assert Job.objects.get(pk=job.pk).status == JobStatus.RUNNING
 
 
