@@ -56,7 +56,11 @@ def enqueue(
 
 
 def send(
-    message: Message[Any], delay_ms: int | None = None, *, kind: EventKind = EventKind.QUEUED
+    message: Message[Any],
+    delay_ms: int | None = None,
+    *,
+    kind: EventKind = EventKind.QUEUED,
+    note: str = "",
 ) -> bool:
     """Hand a recorded job's message to the broker and record the send (as `kind`).
 
@@ -76,7 +80,11 @@ def send(
     try:
         write_with_retries(
             lambda: Job.objects.mark_sent(
-                uuid.UUID(message.message_id), at=sent_at, eta=eta_of(enqueued), kind=kind
+                uuid.UUID(message.message_id),
+                at=sent_at,
+                eta=eta_of(enqueued),
+                kind=kind,
+                note=note,
             ),
             "sent",
             budget=SENT_WRITE_BUDGET,

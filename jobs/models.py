@@ -158,6 +158,7 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
         at: dt.datetime,
         eta: dt.datetime | None = None,
         kind: EventKind = EventKind.QUEUED,
+        note: str = "",
     ) -> bool:
         """The broker accepted the message (sent at `at`). Only a pending job moves to queued.
 
@@ -168,7 +169,7 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
             moved = self.filter(pk=job_id, status=JobStatus.PENDING).update(
                 status=JobStatus.QUEUED, queued_at=at, next_eta=eta, relay_lease_until=None
             )
-            JobEvent.objects.create(job_id=job_id, kind=kind, at=at, eta=eta)
+            JobEvent.objects.create(job_id=job_id, kind=kind, at=at, eta=eta, message=note)
         return bool(moved)
 
     def lease_for_relay(self, job_id: uuid.UUID, *, seconds: float) -> bool:

@@ -129,7 +129,11 @@ def resend_attempt(job: Job) -> bool:
     """Send the job's next attempt again, with the retry count its claim expects."""
     message: Message[object] = message_for(job)
     message.options["retries"] = job.attempts
-    return send(message, kind=EventKind.RESENT)
+    note = (
+        f"{job.status} since long ago and Redis held no message for it: "
+        "sent again by the ledger check."
+    )
+    return send(message, kind=EventKind.RESENT, note=note)
 
 
 def _dead_lettered_but_unfinished(in_redis: dict[str, str], repair: bool) -> Iterator[Finding]:

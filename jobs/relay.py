@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 
 import dramatiq
 from django.db.models import Q
@@ -62,7 +63,12 @@ def send_pending_jobs(*, older_than: dt.timedelta = DEFAULT_GRACE, limit: int = 
             continue
         if not Job.objects.lease_for_relay(job.id, seconds=LEASE_SECONDS):
             continue  # another relay has it, or it was sent meanwhile
-        if not send(message_for(job), kind=EventKind.RESENT):
+        waited = (timezone.now() - job.created_at).total_seconds()
+        note = (
+            f"Pending for {waited:.1f} s (its send at commit failed or never ran); "
+            f"sent by the relay in process {os.getpid()}."
+        )
+        if not send(message_for(job), kind=EventKind.RESENT, note=note):
             Job.objects.release_relay_lease(job.id)
             break
         sent += 1

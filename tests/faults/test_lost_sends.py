@@ -65,6 +65,9 @@ def test_web_process_killed_between_commit_and_send_is_delivered_by_the_relay(
     figures.update(expected=1, succeeded=1, lost=0, duplicate_side_effects=len(emails) - 1)
     kinds = list(done.events.values_list("kind", flat=True))
     assert kinds == ["enqueued", "resent", "started", "succeeded"]
+    assert (
+        "its send at commit failed or never ran" in done.events.get(kind=EventKind.RESENT).message
+    )
     assert len(emails) == 1
     assert Job.objects.filter(status=JobStatus.PENDING).count() == 0
 
