@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 #: Longest error text kept on a job row (the full text stays on the event).
@@ -50,6 +50,11 @@ class JobStatus(models.TextChoices):
     @classmethod
     def unfinished(cls) -> frozenset[JobStatus]:
         return frozenset(set(cls) - cls.final())
+
+    @classmethod
+    def waiting(cls) -> frozenset[JobStatus]:
+        """Unfinished and not running: nobody is working on it right now."""
+        return cls.unfinished() - {cls.RUNNING}
 
 
 class EventKind(models.TextChoices):
@@ -104,6 +109,13 @@ class JobQuerySet(models.QuerySet["Job"]):
 
     def finished(self) -> JobQuerySet:
         return self.filter(status__in=JobStatus.final())
+
+    def relayable(self) -> JobQuerySet:
+        """Pending jobs no relay is sending right now (no lease, or an expired one)."""
+        return self.pending().filter(
+            models.Q(relay_lease_until__isnull=True)
+            | models.Q(relay_lease_until__lt=timezone.now())
+        )
 
     def for_actor(self, actor_name: str) -> JobQuerySet:
         return self.filter(actor_name=actor_name)
@@ -177,12 +189,8 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
 
         The lease expires by itself, so a relay that dies mid-send delays the job, never loses it.
         """
-        now = timezone.now()
-        return bool(
-            self.filter(pk=job_id, status=JobStatus.PENDING)
-            .filter(models.Q(relay_lease_until__isnull=True) | models.Q(relay_lease_until__lt=now))
-            .update(relay_lease_until=now + dt.timedelta(seconds=seconds))
-        )
+        until = timezone.now() + dt.timedelta(seconds=seconds)
+        return bool(self.relayable().filter(pk=job_id).update(relay_lease_until=until))
 
     def release_relay_lease(self, job_id: uuid.UUID) -> None:
         self.filter(pk=job_id, status=JobStatus.PENDING).update(relay_lease_until=None)
@@ -196,41 +204,33 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
         args: list[Any],
         kwargs: dict[str, Any],
         max_retries: int | None,
-        status: str,
         eta: dt.datetime | None = None,
     ) -> bool:
-        """Insert a job that reached the broker without `enqueue()` (a bare `actor.send()`).
-
-        Returns False if the row already exists, so a racing writer never duplicates it.
-        """
+        """Insert, as queued, a job that reached the broker without `enqueue()` (a bare
+        `actor.send()`). Returns False if the row already exists (a racing writer won)."""
         now = timezone.now()
-        with transaction.atomic():
-            created = self.bulk_create(
-                [
-                    self.model(
-                        id=job_id,
-                        actor_name=actor_name,
-                        queue_name=queue_name,
-                        args=args,
-                        kwargs=kwargs,
-                        max_retries=max_retries,
-                        status=status,
-                        queued_at=now,
-                        next_eta=eta,
-                    )
-                ],
-                ignore_conflicts=True,
-            )
-            # ignore_conflicts gives no row count: ask whether our event's job is really new.
-            if not created or JobEvent.objects.filter(job_id=job_id).exists():
-                return False
-            JobEvent.objects.create(
-                job_id=job_id,
-                kind=EventKind.QUEUED,
-                at=now,
-                eta=eta,
-                message="Sent directly to the broker (not through jobs.enqueue).",
-            )
+        try:
+            with transaction.atomic():
+                self.create(
+                    id=job_id,
+                    actor_name=actor_name,
+                    queue_name=queue_name,
+                    args=args,
+                    kwargs=kwargs,
+                    max_retries=max_retries,
+                    status=JobStatus.QUEUED,
+                    queued_at=now,
+                    next_eta=eta,
+                )
+                JobEvent.objects.create(
+                    job_id=job_id,
+                    kind=EventKind.QUEUED,
+                    at=now,
+                    eta=eta,
+                    message="Sent directly to the broker (not through jobs.enqueue).",
+                )
+        except IntegrityError:
+            return False
         return True
 
     def claim(
@@ -249,14 +249,7 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
         attempt = retries + 1
         with transaction.atomic():
             claimed = self.filter(
-                pk=job_id,
-                status__in=[
-                    JobStatus.PENDING,
-                    JobStatus.QUEUED,
-                    JobStatus.RETRYING,
-                    JobStatus.RUNNING,
-                ],
-                attempts__lte=retries,
+                pk=job_id, status__in=JobStatus.unfinished(), attempts__lte=retries
             ).update(
                 status=JobStatus.RUNNING,
                 attempts=attempt,
@@ -283,6 +276,8 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
         sends it again once that worker's heartbeat has expired. After MAX_LOST_DELIVERIES losses
         the job is failed instead. Returns (attempt, started_at) to re-run, or None.
         """
+        if not delivery_id:
+            return None
         now = timezone.now()
         attempt = retries + 1
         with transaction.atomic():
@@ -296,7 +291,7 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
                 )
                 .first()
             )
-            if lost is None or not delivery_id:
+            if lost is None:
                 return None
             losses = lost.lost_deliveries + 1
             JobEvent.objects.create(
@@ -315,14 +310,8 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
                     f"The job's worker was lost {losses} times: it probably kills its worker "
                     "(out of memory, a crash); not running it again."
                 )
-                self.filter(pk=job_id).update(
-                    status=JobStatus.FAILED,
-                    lost_deliveries=losses,
-                    finished_at=now,
-                    last_error=reason[:ERROR_SUMMARY_LENGTH],
-                )
-                JobEvent.objects.create(
-                    job_id=job_id, kind=EventKind.FAILED, at=now, attempt=attempt, message=reason
+                self._fail(
+                    self.filter(pk=job_id), job_id, reason, attempt=attempt, lost_deliveries=losses
                 )
                 return None
             self.filter(pk=job_id).update(
@@ -421,38 +410,22 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
 
     def mark_unrunnable(self, job_id: uuid.UUID, *, reason: str) -> bool:
         """A job the broker dead-lettered without running it (e.g. its actor no longer exists)."""
-        now = timezone.now()
         with transaction.atomic():
-            moved = self.filter(
-                pk=job_id, status__in=[JobStatus.PENDING, JobStatus.QUEUED, JobStatus.RETRYING]
-            ).update(
-                status=JobStatus.FAILED, finished_at=now, last_error=reason[:ERROR_SUMMARY_LENGTH]
+            return self._fail(
+                self.filter(pk=job_id, status__in=JobStatus.waiting()), job_id, reason
             )
-            if moved:
-                JobEvent.objects.create(
-                    job_id=job_id, kind=EventKind.FAILED, at=now, message=reason
-                )
-        return bool(moved)
 
     def mark_lost(self, job_id: uuid.UUID, *, attempt: int, reason: str) -> bool:
         """A running attempt whose worker and message are both gone: failed, outcome unknown."""
-        now = timezone.now()
         with transaction.atomic():
-            moved = self._running_attempt(job_id, attempt).update(
-                status=JobStatus.FAILED, finished_at=now, last_error=reason[:ERROR_SUMMARY_LENGTH]
+            if not self._fail(
+                self._running_attempt(job_id, attempt), job_id, reason, attempt=attempt
+            ):
+                return False
+            JobEvent.objects.create(
+                job_id=job_id, kind=EventKind.WORKER_LOST, attempt=attempt, message=reason
             )
-            if moved:
-                JobEvent.objects.create(
-                    job_id=job_id,
-                    kind=EventKind.WORKER_LOST,
-                    at=now,
-                    attempt=attempt,
-                    message=reason,
-                )
-                JobEvent.objects.create(
-                    job_id=job_id, kind=EventKind.FAILED, at=now, attempt=attempt, message=reason
-                )
-        return bool(moved)
+        return True
 
     def record_undecodable(self, *, queue_name: str, payload: bytes, error: str) -> Job:
         """A payload no worker can read: kept in the queue's poison list, shown here as failed."""
@@ -473,8 +446,28 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
         return job
 
     def record_event(self, job_id: uuid.UUID, kind: EventKind, **fields: Any) -> None:
-        """Append an event without changing the job (a refused delivery, a ledger error)."""
+        """Append an event without changing the job (e.g. a refused delivery)."""
         JobEvent.objects.create(job_id=job_id, kind=kind, **fields)
+
+    def _fail(
+        self, jobs: JobQuerySet, job_id: uuid.UUID, reason: str, *, attempt: int = 0, **fields: Any
+    ) -> bool:
+        """Fail the job if `jobs` (its allowed current states) still matches; record why.
+
+        For failures decided outside an attempt (lost worker, unknown actor, dead letter).
+        Callers hold the transaction.
+        """
+        moved = jobs.update(
+            status=JobStatus.FAILED,
+            finished_at=timezone.now(),
+            last_error=reason[:ERROR_SUMMARY_LENGTH],
+            **fields,
+        )
+        if moved:
+            JobEvent.objects.create(
+                job_id=job_id, kind=EventKind.FAILED, attempt=attempt, message=reason
+            )
+        return bool(moved)
 
     def _running_attempt(self, job_id: uuid.UUID, attempt: int) -> JobQuerySet:
         return self.filter(pk=job_id, status=JobStatus.RUNNING, attempts=attempt)

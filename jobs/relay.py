@@ -12,7 +12,6 @@ import logging
 import os
 
 import dramatiq
-from django.db.models import Q
 from django.utils import timezone
 from dramatiq import Message
 
@@ -51,10 +50,7 @@ def send_pending_jobs(*, older_than: dt.timedelta = DEFAULT_GRACE, limit: int = 
     broker = dramatiq.get_broker()
     cutoff = timezone.now() - older_than
     candidates = (
-        Job.objects.pending()
-        .filter(created_at__lt=cutoff)
-        .filter(Q(relay_lease_until__isnull=True) | Q(relay_lease_until__lt=timezone.now()))
-        .order_by("created_at")[:limit]
+        Job.objects.relayable().filter(created_at__lt=cutoff).order_by("created_at")[:limit]
     )
     sent = 0
     for job in candidates:

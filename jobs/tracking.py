@@ -127,11 +127,9 @@ class JobTracker(Middleware):
             # Sent through jobs.enqueue.send (which records it), or a retry or delay-queue hop
             # of a job already recorded.
             return
-        from .models import JobStatus  # lazy: django-dramatiq loads middleware first
-
         try:
             write_with_retries(
-                lambda: self._record_unseen(broker, message, JobStatus.QUEUED),
+                lambda: self._record_unseen(broker, message),
                 "unseen",
                 budget=SENT_WRITE_BUDGET,
             )
@@ -139,7 +137,7 @@ class JobTracker(Middleware):
             # The message is in the broker and will be recorded when a worker claims it.
             logger.exception("Could not record that job %s was sent.", message.message_id)
 
-    def _record_unseen(self, broker: Broker, message: AnyMessage, status: str) -> None:
+    def _record_unseen(self, broker: Broker, message: AnyMessage) -> None:
         from .models import Job  # lazy: django-dramatiq loads middleware first
 
         Job.objects.record_unseen(
@@ -149,7 +147,6 @@ class JobTracker(Middleware):
             args=list(message.args),
             kwargs=dict(message.kwargs),
             max_retries=max_retries_of(broker, message),
-            status=status,
             eta=eta_of(message),
         )
 
@@ -177,7 +174,7 @@ class JobTracker(Middleware):
             if won is None:
                 won = Job.objects.reclaim_after_worker_lost(job_id, **identity)
             if won is None and not Job.objects.filter(pk=job_id).exists():
-                self._record_unseen(broker, message, JobStatus.QUEUED)
+                self._record_unseen(broker, message)
                 won = Job.objects.claim(job_id, **identity)
             return won
 
@@ -281,7 +278,7 @@ class JobTracker(Middleware):
 
     def after_nack(self, broker: Broker, message: MessageProxy) -> None:
         """A dead-lettered message that never ran (e.g. an actor renamed by a deploy)."""
-        from .models import Job, JobStatus  # lazy: django-dramatiq loads middleware first
+        from .models import Job  # lazy: django-dramatiq loads middleware first
 
         error = getattr(message, "_exception", None)
         if not isinstance(error, ActorNotFound):
@@ -293,8 +290,7 @@ class JobTracker(Middleware):
 
         def record() -> None:
             job_id = message_job_id(message)
-            if not Job.objects.filter(pk=job_id).exists():
-                self._record_unseen(broker, message, JobStatus.QUEUED)
+            self._record_unseen(broker, message)  # no-op if the job is already recorded
             Job.objects.mark_unrunnable(job_id, reason=reason)
 
         try:

@@ -171,7 +171,6 @@ def test_record_unseen_inserts_once(job: Job):
         "args": [],
         "kwargs": {},
         "max_retries": 0,
-        "status": JobStatus.QUEUED,
     }
 
     assert Job.objects.record_unseen(job_id=other, **fields) is True
