@@ -39,8 +39,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    # Only for its `rundramatiq` command and DB-connection middleware; its Task model and admin
-    # are not used (see jobs/apps.py and DESIGN.md).
+    # Only for its `rundramatiq` command; its Task model and admin are not used (jobs/admin.py).
     "django_dramatiq",
     "jobs",
     "accounts",
@@ -176,7 +175,8 @@ DRAMATIQ_BROKER = {
         "dramatiq.middleware.Pipelines",
         "dramatiq.middleware.Retries",
         "dramatiq.middleware.CurrentMessage",
-        "django_dramatiq.middleware.DbConnectionsMiddleware",
+        # No django_dramatiq DbConnectionsMiddleware: JobTracker manages worker connections
+        # (it checked them again after each message, a SELECT 1 per job on PostgreSQL).
         "jobs.upkeep.LedgerUpkeep",
     ],
 }

@@ -39,7 +39,7 @@ def enqueue(
     (visible in the admin) instead of the request failing. `about` is the object the job is
     for (shown and linked in the admin); `caused_by` is the user whose action caused it.
     """
-    message = actor.message_with_options(args=args, kwargs=kwargs)
+    message = actor.message_with_options(args=args, kwargs=kwargs, **{RECORDED_OPTION: True})
     job = Job.objects.create_pending(
         job_id=uuid.UUID(message.message_id),
         actor_name=actor.actor_name,
@@ -64,9 +64,10 @@ def send(
 ) -> bool:
     """Hand a recorded job's message to the broker and record the send (as `kind`).
 
-    False if the broker is unreachable: the job stays pending for the relay.
+    The message carries RECORDED_OPTION (set where it is built), so the tracker's after_enqueue
+    leaves the recording to this function. False if the broker is unreachable: the job stays
+    pending for the relay.
     """
-    message = message.copy(options={RECORDED_OPTION: True})
     sent_at = timezone.now()  # before the send: a worker may claim the job right after it
     try:
         enqueued = dramatiq.get_broker().enqueue(message, delay=delay_ms)

@@ -158,7 +158,9 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
             job.about_type = ContentType.objects.get_for_model(about)
             job.about_id = str(about.pk)
             job.about_label = str(about)[:255]
-        with transaction.atomic():
+        # No savepoint: enqueue() runs inside the caller's transaction, and a failed insert
+        # must fail that transaction anyway.
+        with transaction.atomic(savepoint=False):
             job.save(force_insert=True)
             JobEvent.objects.create(job=job, kind=EventKind.ENQUEUED, at=job.created_at)
         return job

@@ -17,6 +17,7 @@ from dramatiq import Message
 
 from .enqueue import send
 from .models import EventKind, Job
+from .tracking import RECORDED_OPTION
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ def message_for(job: Job) -> Message[object]:
         actor_name=job.actor_name,
         args=tuple(job.args),
         kwargs=job.kwargs,
-        options={},
+        options={RECORDED_OPTION: True},
         message_id=str(job.id),
     )
 

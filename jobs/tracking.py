@@ -58,6 +58,7 @@ class Claim:
 
 
 def worker_identity() -> str:
+    """host:pid:thread, shown in the admin (stable for a thread, so callers may cache it)."""
     return f"{socket.gethostname()}:{os.getpid()}:{threading.current_thread().name}"
 
 
@@ -156,11 +157,13 @@ class JobTracker(Middleware):
         from .models import Job, JobStatus  # lazy: django-dramatiq loads middleware first
 
         self._local.claim = None
-        # Drop a connection that broke or expired while this thread was idle.
+        # Once per message, as Django does once per request: drop a connection that broke or
+        # expired while this thread was idle (the next query runs the health check).
         close_old_connections()
         job_id = message_job_id(message)
         retries = message.options.get("retries", 0)
-        worker = worker_identity()
+        worker = getattr(self._local, "worker", None) or worker_identity()
+        self._local.worker = worker
         delivery_id = message.options.get("redis_message_id", "")
 
         def claim() -> tuple[int, dt.datetime] | None:
@@ -297,6 +300,17 @@ class JobTracker(Middleware):
             write_with_retries(record, "unrunnable", budget=OUTCOME_WRITE_BUDGET)
         except DatabaseError:
             logger.critical("LEDGER WRITE LOST: %s (job %s)", reason, message.message_id)
+
+    # --- connection lifecycle (what django-dramatiq's DbConnectionsMiddleware did at shutdown) --
+
+    def before_worker_thread_shutdown(self, broker: Broker, thread: Any) -> None:
+        connections.close_all()
+
+    def before_consumer_thread_shutdown(self, broker: Broker, thread: Any) -> None:
+        connections.close_all()
+
+    def before_worker_shutdown(self, broker: Broker, worker: Any) -> None:
+        connections.close_all()
 
     def _take_claim(self, message: MessageProxy) -> Claim | None:
         claim: Claim | None = getattr(self._local, "claim", None)

@@ -47,3 +47,8 @@ def quick_effect(key: str) -> None:
     """A short job with a side effect, for load tests."""
     time.sleep(0.02)
     record("done", key)
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=0)
+def noop() -> None:
+    """Does nothing: what remains of a job's cost is the ledger's (bench/worker_round_trips.py)."""
