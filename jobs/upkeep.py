@@ -22,6 +22,9 @@ from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
 
+#: Redis key (under the broker's namespace) held by the worker running the ledger check.
+FLEET_LOCK = "offload:ledger-check"
+
 
 class LedgerUpkeep(Middleware):
     def __init__(self, *, interval: float | None = None, relay_grace: float | None = None) -> None:
@@ -74,7 +77,7 @@ class LedgerUpkeep(Middleware):
         import dramatiq
 
         broker: Any = dramatiq.get_broker()
-        key = f"{broker.namespace}:offload:ledger-check"
+        key = f"{broker.namespace}:{FLEET_LOCK}"
         return bool(
             broker.client.set(
                 key, broker.broker_id, nx=True, ex=max(1, int(self.check_interval * 0.9))

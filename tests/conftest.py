@@ -112,6 +112,7 @@ class WorkerProcess:
         *,
         name: str = "worker",
         extra_env: dict[str, str] | None = None,
+        command: tuple[str, ...] = ("rundramatiq", "--processes", "1", "--threads", "4"),
     ) -> None:
         self.name = name
         self.mail_dir = workdir / "mail"
@@ -131,7 +132,7 @@ class WorkerProcess:
         }
         self.log = self.log_path.open("wb")
         self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "rundramatiq", "--processes", "1", "--threads", "4"],
+            [sys.executable, "manage.py", *command],
             # Its own session: the test can signal the whole worker (master and children).
             cwd=ROOT,
             env=env,

@@ -59,9 +59,9 @@ class Workers:
         self.running: dict[str, WorkerProcess] = {}
         self.restarts = 0
 
-    def start(self, name: str) -> WorkerProcess:
+    def start(self, name: str, **options: Any) -> WorkerProcess:
         worker = WorkerProcess(
-            self.redis_url, self.workdir, self.media_root, name=name, extra_env=self.env
+            self.redis_url, self.workdir, self.media_root, name=name, extra_env=self.env, **options
         )
         self.running[name] = worker
         return worker

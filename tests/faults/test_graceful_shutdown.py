@@ -3,6 +3,7 @@ twice; what it had prefetched goes back to the queue for the next worker."""
 
 from __future__ import annotations
 
+import os
 import signal
 from typing import Any
 
@@ -12,7 +13,7 @@ from jobs.enqueue import enqueue
 from jobs.models import EventKind, Job, JobStatus
 from tests.conftest import wait_for
 from tests.faults.conftest import Workers
-from tests.workbench.tasks import quick_effect, runs
+from tests.workbench.tasks import quick_effect, runs, slow_effect
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -53,3 +54,30 @@ def test_sigterm_under_load_finishes_every_job_exactly_once(
     assert interrupted == 0  # in-flight jobs finished before the worker exited
     assert sorted(keys_done) == sorted(keys)  # every job once, none twice
     assert not Job.objects.filter(events__kind=EventKind.WORKER_LOST).exists()
+
+
+def test_runworker_stops_gracefully_even_when_its_whole_process_group_is_signalled(
+    workers: Workers, figures: dict[str, Any]
+):
+    # What honcho (make run) and systemd's default KillMode do: SIGTERM to every process of the
+    # group. Plain rundramatiq's worker would get two SIGTERMs and kill its in-flight job.
+    worker = workers.start(
+        "wrapped", command=("runworker", "--", "--processes", "1", "--threads", "2")
+    )
+    job = enqueue(slow_effect, "in-flight", 2.0)
+    wait_for(
+        lambda: Job.objects.filter(pk=job.id, status=JobStatus.RUNNING).exists(), 30, workers.logs
+    )
+
+    os.killpg(worker.process.pid, signal.SIGTERM)
+    worker.process.wait(timeout=60)
+
+    job.refresh_from_db()
+    figures.update(
+        expected=1,
+        succeeded=int(job.status == JobStatus.SUCCEEDED),
+        returncode=worker.process.returncode,
+    )
+    assert worker.process.returncode == 0
+    assert job.status == JobStatus.SUCCEEDED  # finished before the worker exited
+    assert runs(workers.workdir, "done")[0].startswith("in-flight")

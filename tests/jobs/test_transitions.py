@@ -36,6 +36,22 @@ def claim(job: Job, retries: int = 0):
     )
 
 
+def fail_attempt(
+    job: Job, attempt: int, started: dt.datetime, *, final: bool, eta: dt.datetime | None = None
+) -> bool:
+    return Job.objects.mark_attempt_failed(
+        job.id,
+        attempt=attempt,
+        started_at=started,
+        worker="w",
+        exception_type="OSError",
+        message="down",
+        traceback="Traceback...",
+        final=final,
+        eta=eta,
+    )
+
+
 def test_a_new_job_is_pending_with_an_enqueued_event(job: Job):
     assert job.status == JobStatus.PENDING
     assert kinds(job) == ["enqueued"]
@@ -96,38 +112,18 @@ def test_a_retry_can_claim_before_the_failed_attempt_is_marked_retrying(job: Job
 
     assert second is not None and second[0] == 2
     # The first attempt's late write keeps its error but cannot overwrite the running attempt.
-    moved = Job.objects.mark_attempt_failed(
-        job.id,
-        attempt=first,
-        started_at=started,
-        worker="w",
-        exception_type="ValueError",
-        message="boom",
-        traceback="tb",
-        final=False,
-        eta=timezone.now(),
-    )
+    moved = fail_attempt(job, first, started, final=False, eta=timezone.now())
     job.refresh_from_db()
     assert moved is False
     assert (job.status, job.attempts) == (JobStatus.RUNNING, 2)
-    assert job.events.filter(kind=EventKind.ATTEMPT_FAILED, attempt=1, message="boom").exists()
+    assert job.events.filter(kind=EventKind.ATTEMPT_FAILED, attempt=1, message="down").exists()
 
 
 def test_a_failed_attempt_with_retries_left_is_retrying_with_its_eta(job: Job):
     attempt, started = claim(job)
     eta = timezone.now() + dt.timedelta(seconds=5)
 
-    Job.objects.mark_attempt_failed(
-        job.id,
-        attempt=attempt,
-        started_at=started,
-        worker="w",
-        exception_type="OSError",
-        message="down",
-        traceback="Traceback...",
-        final=False,
-        eta=eta,
-    )
+    fail_attempt(job, attempt, started, final=False, eta=eta)
 
     job.refresh_from_db()
     assert job.status == JobStatus.RETRYING
@@ -139,16 +135,7 @@ def test_a_failed_attempt_with_retries_left_is_retrying_with_its_eta(job: Job):
 def test_the_last_failed_attempt_is_failed_and_final(job: Job):
     attempt, started = claim(job)
 
-    Job.objects.mark_attempt_failed(
-        job.id,
-        attempt=attempt,
-        started_at=started,
-        worker="w",
-        exception_type="OSError",
-        message="down",
-        traceback="Traceback...",
-        final=True,
-    )
+    fail_attempt(job, attempt, started, final=True)
 
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED

@@ -1,0 +1,58 @@
+"""LedgerUpkeep: the relay on every run, the ledger check by one worker of the fleet at a time."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import dramatiq
+import pytest
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.tasks import send_welcome_email
+from jobs.models import EventKind, Job, JobStatus
+from jobs.upkeep import FLEET_LOCK, LedgerUpkeep
+
+# Autocommit, as in a worker thread: run_once() resets the connection check like Django per request.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def never_sent(user: User) -> Job:
+    """A job committed to the ledger whose send never happened."""
+    return Job.objects.create_pending(
+        job_id=uuid.uuid4(),
+        actor_name=send_welcome_email.actor_name,
+        queue_name="default",
+        args=[user.pk],
+        kwargs={},
+        max_retries=3,
+    )
+
+
+@pytest.fixture(autouse=True)
+def _no_fleet_lock(redis_client) -> None:
+    """Each test starts as if no worker had run the ledger check in this interval."""
+    namespace = dramatiq.get_broker().namespace  # type: ignore[attr-defined]
+    redis_client.delete(f"{namespace}:{FLEET_LOCK}")
+
+
+def test_only_one_worker_of_the_fleet_runs_the_ledger_check_per_interval(redis_url: str):
+    first, second = LedgerUpkeep(), LedgerUpkeep()
+
+    assert first._take_fleet_lock() is True
+    assert second._take_fleet_lock() is False
+
+
+def test_an_upkeep_run_relays_pending_jobs_and_repairs_overdue_ones(redis_url: str, alice: User):
+    pending, overdue = never_sent(alice), never_sent(alice)
+    long_ago = timezone.now() - dt.timedelta(hours=1)
+    Job.objects.filter(pk=pending.pk).update(created_at=long_ago)
+    Job.objects.filter(pk=overdue.pk).update(
+        status=JobStatus.RETRYING, attempts=1, next_eta=long_ago, created_at=long_ago
+    )
+
+    LedgerUpkeep().run_once()
+
+    assert Job.objects.get(pk=pending.pk).status == JobStatus.QUEUED
+    assert Job.objects.get(pk=overdue.pk).events.filter(kind=EventKind.RESENT).exists()
