@@ -29,6 +29,9 @@ else:
     # No default on purpose: a production deploy without a secret must refuse to start.
     SECRET_KEY = env.str("SECRET_KEY")
 
+# Old keys still accepted after a rotation: signed cookies and sealed job arguments stay valid.
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
+
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -186,6 +189,8 @@ LEDGER_UPKEEP_INTERVAL_SECONDS = env.float("LEDGER_UPKEEP_INTERVAL_SECONDS", def
 RELAY_GRACE_SECONDS = env.float("RELAY_GRACE_SECONDS", default=30.0)
 # How often one worker of the fleet reconciles the ledger with Redis (jobs/reconcile.py).
 LEDGER_CHECK_INTERVAL_SECONDS = env.float("LEDGER_CHECK_INTERVAL_SECONDS", default=60.0)
+# Argument names redacted in the ledger besides password, token, secret, ... (jobs/redaction.py).
+JOBS_SECRET_ARGUMENT_NAMES = env.list("JOBS_SECRET_ARGUMENT_NAMES", default=[])
 # django-dramatiq would otherwise also load its own `tasks` module (an actor on its unused table).
 DRAMATIQ_IGNORED_MODULES = ["django_dramatiq.tasks"]
 

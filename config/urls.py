@@ -9,6 +9,8 @@ from django.views.generic import RedirectView
 admin.site.site_header = "Offload"
 admin.site.site_title = "Offload admin"
 admin.site.index_title = "Jobs and accounts"
+# The job list is wide (status, timings, error): give it the whole page.
+admin.site.enable_nav_sidebar = False
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="signup", permanent=False)),

@@ -1,7 +1,9 @@
-"""Staff views of the ledger: job list with filters and search, detail with the event timeline.
+"""Staff views of the ledger: job list with filters and search, detail with the event timeline,
+the operator actions (jobs/admin_actions.py) and the dashboard (jobs/dashboard.py).
 
 Everything shown that a user could have typed (arguments, errors, labels) goes through
-format_html or auto-escaping templates; nothing is marked safe.
+format_html or auto-escaping templates; nothing is marked safe. Arguments and results are shown
+only to users with the `view_job_payload` permission.
 """
 
 from __future__ import annotations
@@ -13,12 +15,16 @@ from typing import Any
 import dramatiq
 from django.contrib import admin
 from django.contrib.contenttypes.admin import GenericTabularInline
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest
-from django.urls import NoReverseMatch, reverse
-from django.utils.html import format_html
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, path, reverse
+from django.utils.html import format_html, format_html_join
 from django_dramatiq.models import Task
 
+from . import dashboard
+from .admin_actions import JobActionsMixin
 from .models import Job, JobEvent, JobStatus
 
 # django-dramatiq's Task admin renders message data with mark_safe (stored XSS) and its Task
@@ -45,6 +51,18 @@ def status_badge(job: Job) -> str:
         STATUS_COLORS.get(JobStatus(job.status), "#6b7280"),
         job.get_status_display(),
     )
+
+
+#: Query parameters the changelist shows by itself (sidebar filters, search, order, page).
+SIDEBAR_PARAMS = frozenset(
+    {"q", "o", "p", "all", "e", "_changelist_filters", "_to_field", "_popup"}
+    | {"status__exact", "actor_name", "queue_name"}
+)
+
+
+def can_view_payload(request: HttpRequest) -> bool:
+    """Arguments and results may hold personal data: a permission of their own."""
+    return request.user.has_perm("jobs.view_job_payload")
 
 
 def pretty_json(value: Any) -> str:
@@ -113,8 +131,11 @@ class JobEventInline(ReadOnlyInlineMixin, admin.TabularInline):
     model = JobEvent
     template = "admin/jobs/job/timeline.html"
     verbose_name_plural = "Timeline"
-    fields = ("at", "kind", "attempt", "worker", "eta", "message")
+    fields = ("at", "kind", "attempt", "worker", "operator", "eta", "message")
     readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[JobEvent]:
+        return super().get_queryset(request).select_related("operator")
 
 
 class JobsAboutInline(ReadOnlyInlineMixin, GenericTabularInline):
@@ -139,7 +160,7 @@ class JobsAboutInline(ReadOnlyInlineMixin, GenericTabularInline):
 
 
 @admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
+class JobAdmin(JobActionsMixin, admin.ModelAdmin):
     list_display = (
         "short_id",
         "status_display",
@@ -149,6 +170,7 @@ class JobAdmin(admin.ModelAdmin):
         "created_at",
         "duration_display",
         "about_display",
+        "error_display",
     )
     list_display_links = ("short_id",)
     list_filter = ("status", ActorFilter, QueueFilter, "created_at")
@@ -160,6 +182,8 @@ class JobAdmin(admin.ModelAdmin):
     )
     # Counting the whole table is a full scan at scale; the filtered count is enough.
     show_full_result_count = False
+    # Facet counts run one COUNT per filter choice on every page view.
+    show_facets = admin.ShowFacets.NEVER
     list_per_page = 50
     inlines = (JobEventInline,)
     fieldsets = (
@@ -174,6 +198,8 @@ class JobAdmin(admin.ModelAdmin):
                     "attempts_display",
                     "about_display",
                     "caused_by",
+                    "copy_of",
+                    "copies_display",
                     "last_error",
                 )
             },
@@ -202,6 +228,8 @@ class JobAdmin(admin.ModelAdmin):
         "attempts_display",
         "about_display",
         "caused_by",
+        "copy_of",
+        "copies_display",
         "last_error",
         "created_at",
         "queued_at",
@@ -222,8 +250,51 @@ class JobAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        fieldsets = list(super().get_fieldsets(request, obj))
+        if not can_view_payload(request):
+            fieldsets[-1] = ("Arguments and result", {"fields": ("payload_hidden",)})
+        return fieldsets
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return (*super().get_readonly_fields(request, obj), "payload_hidden")
+
+    def get_urls(self) -> list[Any]:
+        dashboard_url = path(
+            "dashboard/",
+            self.admin_site.admin_view(self.dashboard_view),
+            name="jobs_job_dashboard",
+        )
+        return [dashboard_url, *self.action_urls(), *super().get_urls()]
+
+    def dashboard_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        partial = request.GET.get("partial") == "1"
+        context = {
+            **({} if partial else self.admin_site.each_context(request)),
+            "title": "Job dashboard",
+            "opts": Job._meta,
+            "snapshot": dashboard.snapshot(),
+        }
+        template = "admin/jobs/dashboard_body.html" if partial else "admin/jobs/dashboard.html"
+        return TemplateResponse(request, template, context)
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        # Filters beyond the sidebar's (e.g. from a dashboard link) are listed above the table,
+        # so staff see exactly what the list is restricted to.
+        extra = [(key, value) for key, value in request.GET.items() if key not in SIDEBAR_PARAMS]
+        return super().changelist_view(request, {**(extra_context or {}), "extra_filters": extra})
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        job = self.get_object(request, object_id)
+        context = dict(extra_context or {})
+        if job is not None:
+            context["job_actions"] = self.job_actions(request, job)
+            context["can_delete_job"] = self.has_delete_permission(request, job)
+        return super().change_view(request, object_id, form_url, context)
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Job], search_term: str
@@ -235,15 +306,10 @@ class JobAdmin(admin.ModelAdmin):
             return queryset.filter(pk=uuid.UUID(term)), False
         except ValueError:
             pass
-        return (
-            queryset.filter(
-                Q(actor_name__icontains=term)
-                | Q(about_label__icontains=term)
-                | Q(args__icontains=term)
-                | Q(kwargs__icontains=term)
-            ),
-            False,
-        )
+        matches = Q(actor_name__icontains=term) | Q(about_label__icontains=term)
+        if can_view_payload(request):  # searching arguments would reveal them otherwise
+            matches |= Q(args__icontains=term) | Q(kwargs__icontains=term)
+        return queryset.filter(matches), False
 
     @admin.display(description="job", ordering="id")
     def short_id(self, job: Job) -> str:
@@ -269,6 +335,30 @@ class JobAdmin(admin.ModelAdmin):
     @admin.display(description="about")
     def about_display(self, job: Job) -> str:
         return about_link(job)
+
+    @admin.display(description="error")
+    def error_display(self, job: Job) -> str:
+        if not job.last_error:
+            return ""
+        text = job.last_error
+        return format_html(
+            '<span title="{}">{}</span>', text, text[:59] + "…" if len(text) > 60 else text
+        )
+
+    @admin.display(description="copies")
+    def copies_display(self, job: Job) -> str:
+        copies = list(job.copies.order_by("created_at").values_list("pk", flat=True)[:20])
+        if not copies:
+            return "—"
+        return format_html_join(
+            ", ",
+            '<a href="{}">{}</a>',
+            ((reverse("admin:jobs_job_change", args=[pk]), str(pk)[:8]) for pk in copies),
+        )
+
+    @admin.display(description="arguments and result")
+    def payload_hidden(self, job: Job) -> str:
+        return "Hidden: seeing them needs the permission “Can view job arguments and results”."
 
     @admin.display(description="args")
     def args_display(self, job: Job) -> str:

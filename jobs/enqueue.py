@@ -39,7 +39,23 @@ def enqueue(
     (visible in the admin) instead of the request failing. `about` is the object the job is
     for (shown and linked in the admin); `caused_by` is the user whose action caused it.
     """
-    message = actor.message_with_options(args=args, kwargs=kwargs, **{RECORDED_OPTION: True})
+    job, message = record_pending(actor, args, kwargs, about=about, caused_by=caused_by)
+    delay_ms = int(delay.total_seconds() * 1000) if delay else None
+    transaction.on_commit(lambda: send(message, delay_ms), robust=True)
+    return job
+
+
+def record_pending(
+    actor: Actor[..., Any],
+    args: tuple[Any, ...] | list[Any],
+    kwargs: dict[str, Any],
+    *,
+    about: models.Model | None = None,
+    caused_by: Any = None,
+    copy_of: Job | None = None,
+) -> tuple[Job, Message[Any]]:
+    """Insert a pending job and build its message, for the caller to send after commit."""
+    message = actor.message_with_options(args=tuple(args), kwargs=kwargs, **{RECORDED_OPTION: True})
     job = Job.objects.create_pending(
         job_id=uuid.UUID(message.message_id),
         actor_name=actor.actor_name,
@@ -49,10 +65,9 @@ def enqueue(
         max_retries=max_retries_of(actor.broker, message),
         about=about,
         caused_by=caused_by,
+        copy_of=copy_of,
     )
-    delay_ms = int(delay.total_seconds() * 1000) if delay else None
-    transaction.on_commit(lambda: send(message, delay_ms), robust=True)
-    return job
+    return job, message
 
 
 def send(
@@ -95,3 +110,29 @@ def send(
         # refuses the second delivery.
         logger.exception("Could not record that job %s was sent.", message.message_id)
     return True
+
+
+def send_many(messages: list[Message[Any]], *, note: str) -> int:
+    """Send recorded pending jobs together and record the sends in one transaction (staff
+    actions on thousands of jobs). Stops at the first broker error: the rest stay pending
+    for the relay. Returns how many were sent."""
+    broker = dramatiq.get_broker()
+    sent_at = timezone.now()
+    sent: list[uuid.UUID] = []
+    for message in messages:
+        try:
+            broker.enqueue(message)
+        except (RedisError, OSError):
+            logger.warning("Broker unreachable: %d job(s) stay pending.", len(messages) - len(sent))
+            break
+        sent.append(uuid.UUID(message.message_id))
+    if sent:
+        try:
+            write_with_retries(
+                lambda: Job.objects.mark_sent_many(sent, at=sent_at, note=note),
+                "sent",
+                budget=SENT_WRITE_BUDGET,
+            )
+        except DatabaseError:
+            logger.exception("Could not record that %d job(s) were sent.", len(sent))
+    return len(sent)

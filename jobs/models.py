@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, models, transaction
+from django.db.models.functions import Coalesce
 from django.utils import timezone
+
+from .error_groups import error_group
+from .redaction import seal_arguments
 
 #: Longest error text kept on a job row (the full text stays on the event).
 ERROR_SUMMARY_LENGTH = 500
@@ -21,6 +26,10 @@ UNDECODABLE_ACTOR = "(undecodable message)"
 #: Deliveries of one attempt lost with their worker before the job is failed: a job that keeps
 #: killing its worker (out of memory, a crash in C code) must not loop forever.
 MAX_LOST_DELIVERIES = 3
+
+#: Error types of failures decided outside an attempt (for error groups).
+WORKER_LOST_ERROR = "WorkerLost"
+UNDECODABLE_ERROR = "UndecodableMessage"
 
 
 class JobStatus(models.TextChoices):
@@ -56,6 +65,16 @@ class JobStatus(models.TextChoices):
         """Unfinished and not running: nobody is working on it right now."""
         return cls.unfinished() - {cls.RUNNING}
 
+    @classmethod
+    def cancellable(cls) -> frozenset[JobStatus]:
+        """Staff may cancel these: no attempt is running, so the worker can still skip it."""
+        return cls.waiting()
+
+    @classmethod
+    def retryable(cls) -> frozenset[JobStatus]:
+        """Staff may retry these (the same job, a new attempt series)."""
+        return frozenset({cls.FAILED})
+
 
 class EventKind(models.TextChoices):
     """What happened to a job. Events are append-only: one row per fact."""
@@ -81,6 +100,10 @@ class EventKind(models.TextChoices):
     delivered the message again."""
     RESENT = "resent", "Resent by the relay"
     """The job was still pending (its send had failed) and the relay sent it."""
+    RETRIED = "retried", "Retried by staff"
+    """Staff retried the failed job: same id, attempts counted again from one, history kept."""
+    COPIED = "copied", "Run again as a new job"
+    """Staff ran the job again as a new job (linked both ways); this job is unchanged."""
 
 
 class JobQuerySet(models.QuerySet["Job"]):
@@ -117,6 +140,12 @@ class JobQuerySet(models.QuerySet["Job"]):
             | models.Q(relay_lease_until__lt=timezone.now())
         )
 
+    def retryable(self) -> JobQuerySet:
+        return self.filter(status__in=JobStatus.retryable())
+
+    def cancellable(self) -> JobQuerySet:
+        return self.filter(status__in=JobStatus.cancellable())
+
     def for_actor(self, actor_name: str) -> JobQuerySet:
         return self.filter(actor_name=actor_name)
 
@@ -144,25 +173,41 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
         max_retries: int | None,
         about: models.Model | None = None,
         caused_by: Any = None,
+        copy_of: Job | None = None,
     ) -> Job:
+        """Insert a job and its `enqueued` event (secret arguments redacted and sealed).
+
+        `copy_of`: staff ran that job again as this new one; it inherits what the job is about.
+        """
+        stored = seal_arguments(actor_name, args, kwargs)
+        user = caused_by if getattr(caused_by, "is_authenticated", False) else None
         job = self.model(
             id=job_id,
             actor_name=actor_name,
             queue_name=queue_name,
-            args=args,
-            kwargs=kwargs,
+            args=stored.args,
+            kwargs=stored.kwargs,
+            sealed_arguments=stored.sealed,
             max_retries=max_retries,
-            caused_by=caused_by if getattr(caused_by, "is_authenticated", False) else None,
+            caused_by=user,
+            copy_of=copy_of,
         )
         if about is not None:
             job.about_type = ContentType.objects.get_for_model(about)
             job.about_id = str(about.pk)
             job.about_label = str(about)[:255]
+        elif copy_of is not None:
+            job.about_type_id = copy_of.about_type_id
+            job.about_id, job.about_label = copy_of.about_id, copy_of.about_label
+        event = JobEvent(job=job, kind=EventKind.ENQUEUED, at=job.created_at)
+        if copy_of is not None:
+            event.operator = user
+            event.message = f"Copy of job {copy_of.pk}, run again by {user or 'an operator'}."
         # No savepoint: enqueue() runs inside the caller's transaction, and a failed insert
         # must fail that transaction anyway.
         with transaction.atomic(savepoint=False):
             job.save(force_insert=True)
-            JobEvent.objects.create(job=job, kind=EventKind.ENQUEUED, at=job.created_at)
+            event.save(force_insert=True)
         return job
 
     def mark_sent(
@@ -185,6 +230,17 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
             )
             JobEvent.objects.create(job_id=job_id, kind=kind, at=at, eta=eta, message=note)
         return bool(moved)
+
+    def mark_sent_many(self, job_ids: list[uuid.UUID], *, at: dt.datetime, note: str) -> None:
+        """mark_sent for a batch sent together (staff actions): one transaction for all."""
+        with transaction.atomic():
+            self.filter(pk__in=job_ids, status=JobStatus.PENDING).update(
+                status=JobStatus.QUEUED, queued_at=at, next_eta=None, relay_lease_until=None
+            )
+            JobEvent.objects.bulk_create(
+                JobEvent(job_id=job_id, kind=EventKind.QUEUED, at=at, message=note)
+                for job_id in job_ids
+            )
 
     def lease_for_relay(self, job_id: uuid.UUID, *, seconds: float) -> bool:
         """Reserve a pending job for one relay: a single conditional UPDATE, no lock held after.
@@ -211,14 +267,16 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
         """Insert, as queued, a job that reached the broker without `enqueue()` (a bare
         `actor.send()`). Returns False if the row already exists (a racing writer won)."""
         now = timezone.now()
+        stored = seal_arguments(actor_name, args, kwargs)
         try:
             with transaction.atomic():
                 self.create(
                     id=job_id,
                     actor_name=actor_name,
                     queue_name=queue_name,
-                    args=args,
-                    kwargs=kwargs,
+                    args=stored.args,
+                    kwargs=stored.kwargs,
+                    sealed_arguments=stored.sealed,
                     max_retries=max_retries,
                     status=JobStatus.QUEUED,
                     queued_at=now,
@@ -256,6 +314,7 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
                 status=JobStatus.RUNNING,
                 attempts=attempt,
                 started_at=now,
+                first_started_at=Coalesce(models.F("first_started_at"), models.Value(now)),
                 finished_at=None,
                 next_eta=None,
                 worker=worker,
@@ -313,7 +372,12 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
                     "(out of memory, a crash); not running it again."
                 )
                 self._fail(
-                    self.filter(pk=job_id), job_id, reason, attempt=attempt, lost_deliveries=losses
+                    self.filter(pk=job_id),
+                    job_id,
+                    reason,
+                    error_type=WORKER_LOST_ERROR,
+                    attempt=attempt,
+                    lost_deliveries=losses,
                 )
                 return None
             self.filter(pk=job_id).update(
@@ -341,6 +405,8 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
                 duration=now - started_at,
                 result=result,
                 last_error="",
+                error_type="",
+                error_group="",
             )
             JobEvent.objects.create(
                 job_id=job_id, kind=EventKind.SUCCEEDED, at=now, attempt=attempt, worker=worker
@@ -366,7 +432,11 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
         have claimed the job): the error of every attempt is kept.
         """
         now = timezone.now()
-        summary = f"{exception_type}: {message}"[:ERROR_SUMMARY_LENGTH]
+        error = {
+            "last_error": f"{exception_type}: {message}"[:ERROR_SUMMARY_LENGTH],
+            "error_type": exception_type[:255],
+            "error_group": error_group(exception_type, message),
+        }
         with transaction.atomic():
             if final:
                 moved = self._running_attempt(job_id, attempt).update(
@@ -374,11 +444,11 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
                     finished_at=now,
                     duration=now - started_at,
                     next_eta=None,
-                    last_error=summary,
+                    **error,
                 )
             else:
                 moved = self._running_attempt(job_id, attempt).update(
-                    status=JobStatus.RETRYING, next_eta=eta, last_error=summary
+                    status=JobStatus.RETRYING, next_eta=eta, **error
                 )
             JobEvent.objects.create(
                 job_id=job_id,
@@ -414,14 +484,21 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
         """A job the broker dead-lettered without running it (e.g. its actor no longer exists)."""
         with transaction.atomic():
             return self._fail(
-                self.filter(pk=job_id, status__in=JobStatus.waiting()), job_id, reason
+                self.filter(pk=job_id, status__in=JobStatus.waiting()),
+                job_id,
+                reason,
+                error_type="ActorNotFound",
             )
 
     def mark_lost(self, job_id: uuid.UUID, *, attempt: int, reason: str) -> bool:
         """A running attempt whose worker and message are both gone: failed, outcome unknown."""
         with transaction.atomic():
             if not self._fail(
-                self._running_attempt(job_id, attempt), job_id, reason, attempt=attempt
+                self._running_attempt(job_id, attempt),
+                job_id,
+                reason,
+                error_type=WORKER_LOST_ERROR,
+                attempt=attempt,
             ):
                 return False
             JobEvent.objects.create(
@@ -443,31 +520,139 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
                 status=JobStatus.FAILED,
                 finished_at=now,
                 last_error=reason[:ERROR_SUMMARY_LENGTH],
+                error_type=UNDECODABLE_ERROR,
+                error_group=error_group(UNDECODABLE_ERROR, error),
             )
-            JobEvent.objects.create(job=job, kind=EventKind.FAILED, at=now, message=reason)
+            JobEvent.objects.create(
+                job=job,
+                kind=EventKind.FAILED,
+                at=now,
+                exception_type=UNDECODABLE_ERROR,
+                message=reason,
+            )
         return job
 
     def record_event(self, job_id: uuid.UUID, kind: EventKind, **fields: Any) -> None:
         """Append an event without changing the job (e.g. a refused delivery)."""
         JobEvent.objects.create(job_id=job_id, kind=kind, **fields)
 
+    # --- operator actions (staff, from the admin): one transaction per batch of ids ---------
+
+    def retry_failed(self, ids: Iterable[uuid.UUID], *, operator: Any) -> list[Job]:
+        """Failed jobs among `ids` go back to `pending` for a new attempt series (attempts
+        counted from one again, history kept). Returns the jobs moved; the caller sends them
+        (or the relay does, if the broker is down)."""
+        now = timezone.now()
+        with transaction.atomic():
+            # Row locks: a concurrent transition waits instead of racing this one.
+            jobs = list(
+                self.select_for_update()
+                .filter(pk__in=ids)
+                .retryable()
+                .exclude(actor_name=UNDECODABLE_ACTOR)
+            )
+            self.filter(pk__in=[job.pk for job in jobs]).update(
+                status=JobStatus.PENDING,
+                attempts=0,
+                lost_deliveries=0,
+                finished_at=None,
+                next_eta=None,
+                duration=None,
+                # Reserved for the caller's send, like a fresh job's grace period; the relay
+                # takes over if that send fails.
+                relay_lease_until=now + dt.timedelta(seconds=settings.RELAY_GRACE_SECONDS),
+            )
+            JobEvent.objects.bulk_create(
+                JobEvent(
+                    job_id=job.pk,
+                    kind=EventKind.RETRIED,
+                    at=now,
+                    operator=operator,
+                    message=(
+                        f"Retried by {operator} after {job.attempts} attempt(s): "
+                        "attempts count from one again."
+                    ),
+                )
+                for job in jobs
+            )
+        return jobs
+
+    def cancel(self, ids: Iterable[uuid.UUID], *, operator: Any) -> int:
+        """Cancel the waiting jobs among `ids`; a worker that receives one skips it."""
+        now = timezone.now()
+        with transaction.atomic():
+            cancelled = list(
+                self.select_for_update()
+                .filter(pk__in=ids)
+                .cancellable()
+                .values_list("pk", "status")
+            )
+            self.filter(pk__in=[pk for pk, _ in cancelled]).update(
+                status=JobStatus.CANCELLED, finished_at=now, next_eta=None, relay_lease_until=None
+            )
+            JobEvent.objects.bulk_create(
+                JobEvent(
+                    job_id=pk,
+                    kind=EventKind.CANCELLED,
+                    at=now,
+                    operator=operator,
+                    message=f"Cancelled by {operator} while {status}.",
+                )
+                for pk, status in cancelled
+            )
+        return len(cancelled)
+
+    def delete_finished(self, ids: Iterable[uuid.UUID]) -> list[Job]:
+        """Delete the finished jobs among `ids` with their events; returns the deleted jobs."""
+        with transaction.atomic():
+            jobs = list(
+                self.select_for_update()
+                .filter(pk__in=ids, status__in=JobStatus.final())
+                .only("id", "actor_name")
+            )
+            pks = [job.pk for job in jobs]
+            JobEvent.objects.filter(job_id__in=pks).delete()
+            self.filter(pk__in=pks).delete()
+        return jobs
+
+    def record_copied(self, original: Job, copy: Job, *, operator: Any) -> None:
+        JobEvent.objects.create(
+            job=original,
+            kind=EventKind.COPIED,
+            operator=operator,
+            message=f"Run again as new job {copy.pk} by {operator}.",
+        )
+
     def _fail(
-        self, jobs: JobQuerySet, job_id: uuid.UUID, reason: str, *, attempt: int = 0, **fields: Any
+        self,
+        jobs: JobQuerySet,
+        job_id: uuid.UUID,
+        reason: str,
+        *,
+        error_type: str,
+        attempt: int = 0,
+        **fields: Any,
     ) -> bool:
         """Fail the job if `jobs` (its allowed current states) still matches; record why.
 
-        For failures decided outside an attempt (lost worker, unknown actor, dead letter).
-        Callers hold the transaction.
+        For failures decided outside an attempt (lost worker, unknown actor, dead letter);
+        `error_type` names the cause for error grouping. Callers hold the transaction.
         """
         moved = jobs.update(
             status=JobStatus.FAILED,
             finished_at=timezone.now(),
             last_error=reason[:ERROR_SUMMARY_LENGTH],
+            error_type=error_type,
+            error_group=error_group(error_type, reason),
             **fields,
         )
         if moved:
             JobEvent.objects.create(
-                job_id=job_id, kind=EventKind.FAILED, attempt=attempt, message=reason
+                job_id=job_id,
+                kind=EventKind.FAILED,
+                attempt=attempt,
+                exception_type=error_type,
+                message=reason,
             )
         return bool(moved)
 
@@ -507,6 +692,21 @@ class Job(models.Model):
         default=0, help_text="Times a worker died while running this job."
     )
     result = models.JSONField(null=True, blank=True)
+    # Type and normalized message of the latest error: failures are grouped by it.
+    error_type = models.CharField(max_length=255, blank=True)
+    error_group = models.CharField(max_length=255, blank=True)
+    # When the first attempt started: wait time is first_started_at - created_at.
+    first_started_at = models.DateTimeField(null=True, blank=True)
+    # The real values of secret arguments, encrypted (jobs/redaction.py); never displayed.
+    sealed_arguments = models.TextField(blank=True, editable=False)
+    copy_of = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="copies",
+        help_text="The job staff ran again as this one.",
+    )
     about_type = models.ForeignKey(
         ContentType, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -533,6 +733,17 @@ class Job(models.Model):
             models.Index(fields=["-created_at"], name="job_created"),
             models.Index(fields=["about_type", "about_id"], name="job_about"),
             models.Index(fields=["about_label"], name="job_about_label"),
+            models.Index(fields=["-finished_at"], name="job_finished"),
+            models.Index(
+                fields=["error_group"],
+                condition=models.Q(status=JobStatus.FAILED),
+                name="job_failed_error_group",
+            ),
+        ]
+        permissions = [
+            ("view_job_payload", "Can view job arguments and results"),
+            ("retry_job", "Can retry jobs and run them again"),
+            ("cancel_job", "Can cancel jobs"),
         ]
 
     def __str__(self) -> str:
@@ -555,6 +766,10 @@ class JobEvent(models.Model):
     message = models.TextField(blank=True)
     traceback = models.TextField(blank=True)
     eta = models.DateTimeField(null=True, blank=True)
+    # The staff member whose action this event records (retry, cancel, run again).
+    operator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["at", "id"]

@@ -27,6 +27,7 @@ from dramatiq import Message
 
 from .enqueue import send
 from .models import EventKind, Job, JobStatus
+from .redaction import SealError
 from .relay import message_for, send_pending_jobs
 
 logger = logging.getLogger(__name__)
@@ -127,7 +128,11 @@ def _overdue_without_message(
 
 def resend_attempt(job: Job) -> bool:
     """Send the job's next attempt again, with the retry count its claim expects."""
-    message: Message[object] = message_for(job)
+    try:
+        message: Message[object] = message_for(job)
+    except SealError:
+        logger.exception("Job %s cannot be sent again.", job.id)
+        return False
     message.options["retries"] = job.attempts
     note = (
         f"{job.status} since long ago and Redis held no message for it: "

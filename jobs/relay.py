@@ -17,6 +17,7 @@ from dramatiq import Message
 
 from .enqueue import send
 from .models import EventKind, Job
+from .redaction import SealError, open_arguments
 from .tracking import RECORDED_OPTION
 
 logger = logging.getLogger(__name__)
@@ -28,12 +29,16 @@ LEASE_SECONDS = 60.0
 
 
 def message_for(job: Job) -> Message[object]:
-    """Rebuild the job's message with its original id, so the ledger row is the same job."""
+    """Rebuild the job's message with its original id, so the ledger row is the same job.
+
+    Raises SealError if its secret arguments cannot be opened.
+    """
+    args, kwargs = open_arguments(job.args, job.kwargs, job.sealed_arguments)
     return Message(
         queue_name=job.queue_name,
         actor_name=job.actor_name,
-        args=tuple(job.args),
-        kwargs=job.kwargs,
+        args=tuple(args),
+        kwargs=kwargs,
         options={RECORDED_OPTION: True},
         message_id=str(job.id),
     )
@@ -65,7 +70,12 @@ def send_pending_jobs(*, older_than: dt.timedelta = DEFAULT_GRACE, limit: int = 
             f"Pending for {waited:.1f} s (its send at commit failed or never ran); "
             f"sent by the relay in process {os.getpid()}."
         )
-        if not send(message_for(job), kind=EventKind.RESENT, note=note):
+        try:
+            message = message_for(job)
+        except SealError:
+            logger.exception("Pending job %s cannot be sent.", job.id)
+            continue
+        if not send(message, kind=EventKind.RESENT, note=note):
             Job.objects.release_relay_lease(job.id)
             break
         sent += 1

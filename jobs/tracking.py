@@ -26,6 +26,8 @@ from dramatiq.broker import MessageProxy
 from dramatiq.errors import ActorNotFound
 from dramatiq.middleware import Middleware, MiddlewareError, Retries, SkipMessage
 
+from .redaction import ACTOR_OPTION as SECRET_ARGUMENTS_OPTION
+
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -111,6 +113,9 @@ def write_with_retries(write: Callable[[], T], what: str, *, budget: float) -> T
 
 class JobTracker(Middleware):
     """Records enqueue, claim, success, retry, failure and skip of every message."""
+
+    # Lets actors declare arguments to redact in the ledger (jobs/redaction.py).
+    actor_options = {SECRET_ARGUMENTS_OPTION}
 
     def __init__(self) -> None:
         self._local = threading.local()

@@ -2,7 +2,8 @@
 
 Every interval, each worker process runs the outbox relay (safe to run N times at once: jobs are
 leased). About once a minute, one process of the whole fleet (a Redis lock) also reconciles the
-ledger with Redis (jobs/reconcile.py). No extra daemon to deploy.
+ledger with Redis (jobs/reconcile.py), and each process refreshes its entry in the worker
+registry the admin dashboard shows. No extra daemon to deploy.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from dramatiq import Broker
 from dramatiq.middleware import Middleware
 from redis.exceptions import RedisError
 
+from .broker_state import announce_worker, withdraw_worker
+
 logger = logging.getLogger(__name__)
 
 #: Redis key (under the broker's namespace) held by the worker running the ledger check.
@@ -34,8 +37,12 @@ class LedgerUpkeep(Middleware):
         self._next_check = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._broker: Broker | None = None
+        self._worker: Any = None
+        self._started = time.time()
 
     def after_worker_boot(self, broker: Broker, worker: Any) -> None:
+        self._broker, self._worker, self._started = broker, worker, time.time()
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="ledger-upkeep", daemon=True)
         self._thread.start()
@@ -44,6 +51,10 @@ class LedgerUpkeep(Middleware):
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        try:
+            withdraw_worker(broker)
+        except RedisError:
+            logger.warning("Could not withdraw this worker from the registry.", exc_info=True)
 
     def _run(self) -> None:
         # Jitter, so the workers of one deploy do not all relay at the same instant.
@@ -57,6 +68,8 @@ class LedgerUpkeep(Middleware):
 
         close_old_connections()
         try:
+            if self._broker is not None:
+                announce_worker(self._broker, self._worker, self._started)
             send_pending_jobs(older_than=self.relay_grace)
             if time.monotonic() >= self._next_check:
                 self._next_check = time.monotonic() + self.check_interval

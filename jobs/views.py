@@ -12,11 +12,12 @@ from .models import Job
 
 
 def can_see_details(request: HttpRequest, job: Job) -> bool:
-    """Arguments, result and errors may hold personal data: the causing user and staff only."""
+    """Arguments, result and errors may hold personal data: the causing user, and staff with
+    the permission to see job arguments."""
     user = request.user
     if not user.is_authenticated:
         return False
-    return bool(user.is_staff and user.has_perm("jobs.view_job")) or job.caused_by_id == user.pk
+    return user.has_perm("jobs.view_job_payload") or job.caused_by_id == user.pk
 
 
 def _iso(value: Any) -> str | None:

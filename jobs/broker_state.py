@@ -1,0 +1,187 @@
+"""What the Redis broker holds right now: queue depths and latency, live workers, dead letters.
+
+Read by the admin dashboard; written by the workers' upkeep thread (the worker registry) and by a
+staff retry (which removes the job's dead-letter copy). Only Dramatiq's Redis broker keeps this
+state where we can read it; with another broker these functions return nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+
+#: Hash (under the broker's namespace) of the worker processes, by broker id.
+WORKERS_KEY = "offload:workers"
+#: A registry entry not refreshed for this long belongs to a process that is gone.
+WORKER_FORGET_SECONDS = 600
+
+
+@dataclass(frozen=True)
+class QueueState:
+    name: str
+    waiting: int
+    """In the Redis list, not yet fetched by any worker."""
+    in_workers: int
+    """Fetched by a worker: prefetched or running."""
+    delayed: int
+    """Delayed messages and scheduled retries (their eta not reached)."""
+    dead: int
+    """Dead-lettered (kept by the broker for a week)."""
+    oldest_age: float | None
+    """Seconds since the message at the head of the queue was enqueued."""
+
+
+@dataclass(frozen=True)
+class WorkerState:
+    broker_id: str
+    host: str = "?"
+    pid: int = 0
+    threads: int = 0
+    queues: list[str] = field(default_factory=list)
+    started: float | None = None
+    heartbeat: float | None = None
+    """Dramatiq's own heartbeat (epoch seconds); None if it has none."""
+    alive: bool = False
+
+
+def redis_broker() -> Any:
+    broker = dramatiq.get_broker()
+    return broker if isinstance(broker, RedisBroker) else None
+
+
+def queue_states() -> list[QueueState]:
+    broker = redis_broker()
+    if broker is None:
+        return []
+    client, namespace = broker.client, broker.namespace
+    queues = sorted(q for q in broker.get_declared_queues() if not q.endswith((".DQ", ".XQ")))
+    pipe = client.pipeline(transaction=False)
+    for queue in queues:
+        base = f"{namespace}:{queue}"
+        pipe.llen(base).hlen(f"{base}.msgs").hlen(f"{base}.DQ.msgs").zcard(f"{base}.XQ")
+        pipe.lindex(base, 0)
+    replies = pipe.execute()
+    states = []
+    for index, queue in enumerate(queues):
+        waiting, stored, delayed, dead, head = replies[index * 5 : index * 5 + 5]
+        states.append(
+            QueueState(
+                name=queue,
+                waiting=waiting,
+                in_workers=max(0, stored - waiting),
+                delayed=delayed,
+                dead=dead,
+                oldest_age=_age_of(client, f"{namespace}:{queue}.msgs", head),
+            )
+        )
+    return states
+
+
+def _age_of(client: Any, messages_key: str, redis_id: bytes | None) -> float | None:
+    if redis_id is None:
+        return None
+    payload = client.hget(messages_key, redis_id)
+    try:
+        enqueued_ms = json.loads(payload)["message_timestamp"]
+    except (TypeError, ValueError, KeyError):
+        return None
+    return max(0.0, time.time() - enqueued_ms / 1000)
+
+
+def worker_states() -> list[WorkerState]:
+    """Worker processes from the registry and Dramatiq's heartbeats, newest heartbeat first."""
+    broker = redis_broker()
+    if broker is None:
+        return []
+    client, namespace = broker.client, broker.namespace
+    heartbeats = {
+        _text(member): score / 1000
+        for member, score in client.zrange(f"{namespace}:__heartbeats__", 0, -1, withscores=True)
+    }
+    registry = {
+        _text(key): json.loads(value)
+        for key, value in client.hgetall(f"{namespace}:{WORKERS_KEY}").items()
+    }
+    cutoff = time.time() - broker.heartbeat_timeout / 1000
+    states = []
+    for broker_id in set(heartbeats) | set(registry):
+        info = registry.get(broker_id, {})
+        heartbeat = heartbeats.get(broker_id)
+        states.append(
+            WorkerState(
+                broker_id=broker_id,
+                host=info.get("host", "?"),
+                pid=info.get("pid", 0),
+                threads=info.get("threads", 0),
+                queues=info.get("queues", []),
+                started=info.get("started"),
+                heartbeat=heartbeat,
+                alive=heartbeat is not None and heartbeat >= cutoff,
+            )
+        )
+    return sorted(states, key=lambda s: s.heartbeat or 0, reverse=True)
+
+
+def announce_worker(broker: Any, worker: Any, started: float) -> None:
+    """Register this worker process (called periodically by its upkeep thread)."""
+    if not isinstance(broker, RedisBroker):
+        return
+    info = {
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "threads": getattr(worker, "worker_threads", 0),
+        "queues": sorted(getattr(worker, "queues", None) or broker.get_declared_queues()),
+        "started": started,
+        "seen": time.time(),
+    }
+    key = f"{broker.namespace}:{WORKERS_KEY}"
+    broker.client.hset(key, broker.broker_id, json.dumps(info))
+    stale = [
+        field_name
+        for field_name, value in broker.client.hgetall(key).items()
+        if json.loads(value).get("seen", 0) < time.time() - WORKER_FORGET_SECONDS
+    ]
+    if stale:
+        broker.client.hdel(key, *stale)
+
+
+def withdraw_worker(broker: Any) -> None:
+    if isinstance(broker, RedisBroker):
+        broker.client.hdel(f"{broker.namespace}:{WORKERS_KEY}", broker.broker_id)
+
+
+def forget_dead_letter(queue_name: str, job_id: str, delivery_id: str) -> None:
+    """Remove a job's copy from its queue's dead-letter set, before staff retry it.
+
+    The ledger check fails any unfinished job whose message sits in a dead-letter queue; a
+    retried job's old dead copy must not fail it again. `delivery_id` is the broker id of the
+    job's last delivery (its dead copy's key); without one, the set is scanned.
+    """
+    broker = redis_broker()
+    if broker is None:
+        return
+    client = broker.client
+    dead_key = f"{broker.namespace}:{queue_name}.XQ"
+    redis_ids = [delivery_id] if delivery_id else []
+    if not redis_ids:
+        for redis_id, payload in client.hscan_iter(f"{dead_key}.msgs", count=1000):
+            try:
+                if json.loads(payload)["message_id"] == job_id:
+                    redis_ids.append(_text(redis_id))
+            except (ValueError, KeyError, TypeError):
+                continue
+    if redis_ids:
+        client.pipeline(transaction=True).zrem(dead_key, *redis_ids).hdel(
+            f"{dead_key}.msgs", *redis_ids
+        ).execute()
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
