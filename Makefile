@@ -34,5 +34,9 @@ check: $(BIN)/.installed  ## Django checks, migrations up to date, ruff, mypy
 bench: $(BIN)/.installed  ## Run the quick benchmark suite (see bench/README.md)
 	$(BIN)/python bench/run.py
 
+browser:  ## Install Debian's chromium for the browser tests (apt-get; needs root)
+	command -v chromium >/dev/null || apt-get install -y --no-install-recommends chromium \
+		|| (apt-get update && apt-get install -y --no-install-recommends chromium)
+
 clean:  ## Remove the virtualenv and all local state (database, Redis data, media)
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -96,7 +96,11 @@ def _age_of(client: Any, messages_key: str, redis_id: bytes | None) -> float | N
 
 
 def worker_states() -> list[WorkerState]:
-    """Worker processes from the registry and Dramatiq's heartbeats, newest heartbeat first."""
+    """Worker processes from the registry with Dramatiq's heartbeats, newest heartbeat first.
+
+    Only registered processes are listed: Dramatiq also heart-beats for every process that
+    merely enqueues (web servers), and those are not workers.
+    """
     broker = redis_broker()
     if broker is None:
         return []
@@ -111,8 +115,7 @@ def worker_states() -> list[WorkerState]:
     }
     cutoff = time.time() - broker.heartbeat_timeout / 1000
     states = []
-    for broker_id in set(heartbeats) | set(registry):
-        info = registry.get(broker_id, {})
+    for broker_id, info in registry.items():
         heartbeat = heartbeats.get(broker_id)
         states.append(
             WorkerState(

@@ -42,9 +42,11 @@ class Outcome:
         self.problems = [*(self.problems or []), text]
 
 
-def batches(jobs: QuerySet[Job], size: int = BATCH_SIZE) -> Iterator[list[uuid.UUID]]:
-    """The ids of `jobs` in primary-key order, `size` at a time (keyset pagination: each batch
-    is an indexed range scan however far it goes, and rows changed meanwhile are not skipped)."""
+def batches(jobs: QuerySet[Job]) -> Iterator[list[uuid.UUID]]:
+    """The ids of `jobs` in primary-key order, BATCH_SIZE at a time (keyset pagination: each
+    batch is an indexed range scan however far it goes, and rows changed meanwhile are not
+    skipped)."""
+    size = BATCH_SIZE
     ids = jobs.order_by("pk").values_list("pk", flat=True)
     last: uuid.UUID | None = None
     while True:

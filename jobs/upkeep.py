@@ -43,6 +43,10 @@ class LedgerUpkeep(Middleware):
 
     def after_worker_boot(self, broker: Broker, worker: Any) -> None:
         self._broker, self._worker, self._started = broker, worker, time.time()
+        try:
+            announce_worker(broker, worker, self._started)  # on the dashboard from the start
+        except RedisError:
+            logger.warning("Could not register this worker; retrying next interval.")
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="ledger-upkeep", daemon=True)
         self._thread.start()

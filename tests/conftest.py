@@ -188,6 +188,23 @@ def worker(
     process.stop()
 
 
+@pytest.fixture
+def workbench_worker(
+    redis_url: str, transactional_db: None, tmp_path: Path, settings: Any, monkeypatch: Any
+) -> Iterator[WorkerProcess]:
+    """A real worker that also runs the test-only actors of tests/workbench (their effects are
+    logged under tmp_path, which this process sees as $WORKBENCH_DIR too)."""
+    monkeypatch.setenv("WORKBENCH_DIR", str(tmp_path))
+    process = WorkerProcess(
+        redis_url,
+        tmp_path,
+        settings.MEDIA_ROOT,
+        extra_env={"EXTRA_INSTALLED_APPS": "tests.workbench", "WORKBENCH_DIR": str(tmp_path)},
+    )
+    yield process
+    process.stop()
+
+
 def wait_until_final(job_id: Any, worker: WorkerProcess, timeout: float = 30) -> Job:
     def final() -> Job | None:
         job = Job.objects.get(pk=job_id)
@@ -200,3 +217,20 @@ def wait_until_final(job_id: Any, worker: WorkerProcess, timeout: float = 30) ->
 
     result: Job = wait_for(final, timeout, explain)
     return result
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say loudly when the browser tests did not run, and how to make them run."""
+    skipped = [
+        report
+        for report in terminalreporter.stats.get("skipped", [])
+        if "Chromium not found" in str(report.longrepr)
+    ]
+    if skipped:
+        terminalreporter.section("browser tests NOT run", sep="!", yellow=True, bold=True)
+        terminalreporter.line(
+            f"{len(skipped)} browser test(s) skipped: /usr/bin/chromium is missing. "
+            "Run `make browser` (installs Debian's chromium; needs root), then `make test`.",
+            yellow=True,
+            bold=True,
+        )

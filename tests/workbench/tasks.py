@@ -52,3 +52,18 @@ def quick_effect(key: str) -> None:
 @dramatiq.actor(queue_name=QUEUE, max_retries=0)
 def noop() -> None:
     """Does nothing: what remains of a job's cost is the ledger's (bench/worker_round_trips.py)."""
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=0)
+def flaky(key: str) -> None:
+    """Fails while $WORKBENCH_DIR/<key>.broken exists: a bug fixed between a failure and a retry."""
+    record("attempts", key)
+    if (Path(os.environ["WORKBENCH_DIR"]) / f"{key}.broken").exists():
+        raise RuntimeError(f"{key} is broken")
+    record("done", key)
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=0, secret_arguments=("iban",))
+def with_secrets(key: str, api_token: str, *, password: str = "", iban: str = "") -> None:
+    """Records the values it received: secret arguments must reach the actor unredacted."""
+    record("secrets", f"{key} {api_token} {password} {iban}")
