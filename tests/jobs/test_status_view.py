@@ -1,10 +1,11 @@
-"""GET /jobs/<id>: status for anyone holding the id; arguments only for its user and staff."""
+"""GET /jobs/<id>: status for anyone holding the id; arguments for its user and payload viewers."""
 
 from __future__ import annotations
 
 import uuid
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.test import Client
 
 from accounts.models import User
@@ -49,11 +50,22 @@ def test_another_user_does_not_see_the_arguments(alices_job: Job, bob: User):
     assert "args" not in client.get(f"/jobs/{alices_job.id}").json()
 
 
-def test_staff_see_the_arguments(alices_job: Job, staff: User):
+def test_staff_with_the_payload_permission_see_the_arguments(alices_job: Job, staff: User):
     client = Client()
     client.force_login(staff)
 
     assert client.get(f"/jobs/{alices_job.id}").json()["args"] == ["secret-report-id"]
+
+
+def test_staff_who_may_only_view_jobs_do_not_see_the_arguments(alices_job: Job, django_user_model):
+    viewer = django_user_model.objects.create_user("viewer@example.com", "pw", is_staff=True)
+    viewer.user_permissions.set(Permission.objects.filter(codename="view_job"))
+    client = Client()
+    client.force_login(viewer)
+
+    body = client.get(f"/jobs/{alices_job.id}").json()
+    assert body["status"] == "pending"
+    assert "args" not in body
 
 
 def test_an_unknown_job_is_a_404():
