@@ -127,8 +127,9 @@ def delete(jobs: QuerySet[Job], *, on_deleted: Callable[[list[Job]], None]) -> O
     """Finished jobs are deleted with their events; `on_deleted` logs each batch."""
 
     def delete_batch(ids: list[uuid.UUID]) -> int:
-        deleted = Job.objects.delete_finished(ids)
-        on_deleted(deleted)
+        with transaction.atomic():  # the log entries commit with the deletion, or neither does
+            deleted = Job.objects.delete_finished(ids)
+            on_deleted(deleted)
         return len(deleted)
 
     return _each_batch(jobs, delete_batch)

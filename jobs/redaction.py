@@ -68,13 +68,17 @@ def is_secret_name(name: str, extra: frozenset[str] = frozenset()) -> bool:
     return lowered in extra or any(part in lowered for part in parts)
 
 
-@functools.cache
 def _secret_positions(actor_name: str) -> tuple[frozenset[int], frozenset[str]]:
-    """Positions and names of the actor's secret parameters (cached: signatures do not change)."""
+    """Positions and names of the actor's secret parameters (cached once the actor is known)."""
     try:
         actor = dramatiq.get_broker().get_actor(actor_name)
     except dramatiq.errors.ActorNotFound:
-        return frozenset(), frozenset()
+        return frozenset(), frozenset()  # not cached: an actor registered later still counts
+    return _parameters_of(actor)
+
+
+@functools.cache
+def _parameters_of(actor: dramatiq.Actor[..., Any]) -> tuple[frozenset[int], frozenset[str]]:
     declared = frozenset(name.lower() for name in actor.options.get(ACTOR_OPTION, ()))
     try:
         parameters = list(inspect.signature(actor.fn).parameters.values())

@@ -211,3 +211,20 @@ def test_operator_actions_show_in_the_timeline_with_who_did_them(django_user_mod
     page = client.get(detail(job)).content.decode()
     assert "Cancelled" in page
     assert f"by {staff}" in page
+
+
+def test_bulk_delete_removes_finished_jobs_and_logs_each_in_the_admin_log(django_user_model):
+    from django.contrib.admin.models import DELETION, LogEntry
+
+    finished, waiting = job_in(JobStatus.FAILED), job_in(JobStatus.QUEUED)
+    client = operator(django_user_model, "view_job", "delete_job")
+
+    confirmation = bulk(client, "delete_jobs")
+    assert "Delete 1 of the 2 jobs" in confirmation
+    done = bulk(client, "delete_jobs", confirm="yes")
+
+    assert "Delete: 1 job(s) done, 1 skipped" in done
+    assert not Job.objects.filter(pk=finished.pk).exists()
+    assert Job.objects.filter(pk=waiting.pk).exists()
+    [entry] = LogEntry.objects.filter(action_flag=DELETION)
+    assert entry.object_id == str(finished.pk)

@@ -58,6 +58,7 @@
     try {
       const response = await fetch(body.dataset.partialUrl, { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } });
       if (!response.ok) throw new Error("HTTP " + response.status);
+      if (response.redirected) throw new Error("logged out? reload the page");
       body.innerHTML = await response.text();
       drawAll();
       showState("Refreshes every " + REFRESH_MS / 1000 + " s");
