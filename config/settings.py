@@ -189,6 +189,9 @@ LEDGER_UPKEEP_INTERVAL_SECONDS = env.float("LEDGER_UPKEEP_INTERVAL_SECONDS", def
 RELAY_GRACE_SECONDS = env.float("RELAY_GRACE_SECONDS", default=30.0)
 # How often one worker of the fleet reconciles the ledger with Redis (jobs/reconcile.py).
 LEDGER_CHECK_INTERVAL_SECONDS = env.float("LEDGER_CHECK_INTERVAL_SECONDS", default=60.0)
+# Finished jobs older than this are deleted with their events (0 keeps them forever): by
+# `manage.py prune_jobs`, and a few seconds per ledger check by the workers.
+LEDGER_RETENTION_DAYS = env.float("LEDGER_RETENTION_DAYS", default=30.0)
 # Argument names redacted in the ledger besides password, token, secret, ... (jobs/redaction.py).
 JOBS_SECRET_ARGUMENT_NAMES = env.list("JOBS_SECRET_ARGUMENT_NAMES", default=[])
 # django-dramatiq would otherwise also load its own `tasks` module (an actor on its unused table).

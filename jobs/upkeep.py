@@ -2,7 +2,8 @@
 
 Every interval, each worker process runs the outbox relay (safe to run N times at once: jobs are
 leased). About once a minute, one process of the whole fleet (a Redis lock) also reconciles the
-ledger with Redis (jobs/reconcile.py), and each process refreshes its entry in the worker
+ledger with Redis (jobs/reconcile.py) and prunes jobs past the retention period
+(jobs/retention.py), and each process refreshes its entry in the worker
 registry the admin dashboard shows. No extra daemon to deploy.
 """
 
@@ -27,6 +28,8 @@ logger = logging.getLogger(__name__)
 
 #: Redis key (under the broker's namespace) held by the worker running the ledger check.
 FLEET_LOCK = "offload:ledger-check"
+#: Longest a ledger check spends deleting old jobs (it catches up over the following checks).
+RETENTION_SECONDS_PER_CHECK = 5.0
 
 
 class LedgerUpkeep(Middleware):
@@ -69,6 +72,7 @@ class LedgerUpkeep(Middleware):
     def run_once(self) -> None:
         from .reconcile import reconcile  # lazy: django-dramatiq loads middleware first
         from .relay import send_pending_jobs
+        from .retention import prune
 
         close_old_connections()
         try:
@@ -84,6 +88,11 @@ class LedgerUpkeep(Middleware):
                             finding.job_id,
                             finding.problem,
                             finding.action,
+                        )
+                    if settings.LEDGER_RETENTION_DAYS > 0:
+                        prune(
+                            dt.timedelta(days=settings.LEDGER_RETENTION_DAYS),
+                            max_seconds=RETENTION_SECONDS_PER_CHECK,
                         )
         except (DatabaseError, RedisError, OSError):
             logger.warning("Ledger upkeep failed; retrying next interval.", exc_info=True)

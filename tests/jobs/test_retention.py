@@ -1,0 +1,79 @@
+"""Retention: old finished jobs go with their events, in batches; nothing unfinished or recent."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from jobs import retention
+from jobs.models import Job, JobEvent, JobStatus
+from jobs.retention import prune
+
+pytestmark = pytest.mark.django_db
+
+
+def job(status: JobStatus, days_ago: float, **fields) -> Job:
+    created = Job.objects.create_pending(
+        job_id=uuid.uuid4(),
+        actor_name="noop",
+        queue_name="default",
+        args=[],
+        kwargs={},
+        max_retries=0,
+    )
+    finished = timezone.now() - dt.timedelta(days=days_ago) if status in JobStatus.final() else None
+    Job.objects.filter(pk=created.pk).update(status=status, finished_at=finished, **fields)
+    return created
+
+
+def test_finished_jobs_past_the_cutoff_are_deleted_with_their_events():
+    old = [job(status, 40) for status in JobStatus.final()]
+    recent = job(JobStatus.SUCCEEDED, 5)
+    unfinished = [job(status, 40) for status in JobStatus.unfinished()]
+
+    result = prune(dt.timedelta(days=30))
+
+    assert result.jobs == len(old)
+    assert result.events == len(old)  # one "enqueued" event each
+    remaining = set(Job.objects.values_list("pk", flat=True))
+    assert remaining == {recent.pk, *(j.pk for j in unfinished)}
+    assert not JobEvent.objects.filter(job_id__in=[j.pk for j in old]).exists()
+
+
+def test_a_copy_outlives_its_pruned_original():
+    original = job(JobStatus.FAILED, 40)
+    copy = job(JobStatus.SUCCEEDED, 1, copy_of_id=original.pk)
+
+    prune(dt.timedelta(days=30))
+
+    assert Job.objects.get(pk=copy.pk).copy_of is None
+
+
+def test_pruning_goes_batch_by_batch_until_nothing_is_left(monkeypatch):
+    monkeypatch.setattr(retention, "MIN_BATCH", 2)
+    for _ in range(7):
+        job(JobStatus.SUCCEEDED, 40)
+
+    result = prune(dt.timedelta(days=30), batch_size=2)
+
+    assert result.jobs == 7
+    assert len(result.batch_seconds) >= 2
+    assert not Job.objects.exists()
+
+
+def test_the_command_reports_what_it_deleted_and_dry_run_deletes_nothing():
+    job(JobStatus.SUCCEEDED, 40)
+    out = StringIO()
+
+    call_command("prune_jobs", "--days", "30", "--dry-run", stdout=out)
+    assert "1 finished job(s) older than 30 days would be deleted" in out.getvalue()
+    assert Job.objects.count() == 1
+
+    call_command("prune_jobs", "--days", "30", stdout=out)
+    assert "Deleted 1 job(s) and 1 event(s)" in out.getvalue()
+    assert Job.objects.count() == 0
