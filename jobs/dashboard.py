@@ -8,25 +8,43 @@ failures grouped by error.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import statistics
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
 import dramatiq
 from django.conf import settings
-from django.db.models import Count, F, Max, Min, Q, QuerySet
+from django.db import connection
+from django.db.models import (
+    Aggregate,
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    Max,
+    Min,
+    Q,
+    QuerySet,
+)
 from django.db.models.functions import Trunc
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 
 from . import broker_state
-from .models import Job, JobStatus
+from .models import FinishedPerHour, Job, JobStatus
 from .reconcile import OVERDUE
 
-#: Per-actor run and wait times are computed from at most this many recent jobs per actor.
+#: Without PostgreSQL's percentile_cont, per-actor run and wait times come from at most this many
+#: recent jobs per actor (computed in Python).
 TIMING_SAMPLE = 5000
+#: Status counts above this are the planner's estimate on PostgreSQL (shown with "≈"): counting
+#: millions of succeeded jobs exactly on every refresh is a scan of most of the table.
+EXACT_COUNT_CAP = 50_000
+#: An hour's counts are stored once it ended this long ago (a worker with a clock a little behind
+#: may still record a job finishing in it until then).
+SETTLE = dt.timedelta(minutes=5)
 #: Error groups shown.
 ERROR_GROUPS_SHOWN = 20
 
@@ -34,7 +52,13 @@ ERROR_GROUPS_SHOWN = 20
 def job_list_url(**lookups: Any) -> str:
     """The admin job list filtered by `lookups` (field lookups, as in the admin's URLs)."""
     query = {key: _url_value(value) for key, value in lookups.items()}
-    return f"{reverse('admin:jobs_job_changelist')}?{urlencode(query)}"
+    return f"{_changelist_url(get_script_prefix())}?{urlencode(query)}"
+
+
+@functools.cache
+def _changelist_url(script_prefix: str) -> str:
+    # The charts link every bar: hundreds of URLs per refresh, one reverse() per prefix.
+    return reverse("admin:jobs_job_changelist")
 
 
 def _url_value(value: Any) -> str:
@@ -53,6 +77,7 @@ class Number:
     count: int
     url: str
     css: str = ""
+    approximate: bool = False
 
 
 @dataclass
@@ -125,11 +150,31 @@ def snapshot() -> Snapshot:
 
 
 def status_counts() -> list[Number]:
-    counts = dict(Job.objects.order_by().values_list("status").annotate(n=Count("pk")))
-    return [
-        Number(status.label, counts.get(status.value, 0), job_list_url(status__exact=status.value))
-        for status in JobStatus
-    ]
+    """Exact up to EXACT_COUNT_CAP per status (an index range each), estimated beyond."""
+    numbers = []
+    for status in JobStatus:
+        jobs = Job.objects.filter(status=status)
+        count, approximate = jobs.order_by()[: EXACT_COUNT_CAP + 1].count(), False
+        if count > EXACT_COUNT_CAP:
+            estimate = planner_estimate(jobs)
+            if estimate is None:
+                count = jobs.count()
+            else:
+                count, approximate = max(estimate, EXACT_COUNT_CAP + 1), True
+        url = job_list_url(status__exact=status.value)
+        numbers.append(Number(status.label, count, url, approximate=approximate))
+    return numbers
+
+
+def planner_estimate(jobs: QuerySet[Job]) -> int | None:
+    """PostgreSQL's own estimate of how many rows `jobs` matches (from its statistics)."""
+    if connection.vendor != "postgresql":
+        return None
+    sql, params = jobs.values("pk").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+        plan = cursor.fetchone()[0]
+    return int(plan[0]["Plan"]["Plan Rows"])
 
 
 def stuck_jobs(now: dt.datetime, alive: set[str], broker_known: bool) -> list[Number]:
@@ -183,30 +228,26 @@ def _number(label: str, **lookups: Any) -> Number:
 
 
 def finished_series(now: dt.datetime, unit: str, span: dt.timedelta) -> dict[str, Any]:
-    """Jobs finished per `unit` over `span`: succeeded first time, after retries, and failed."""
+    """Jobs finished per `unit` over `span`: succeeded first time, after retries, and failed.
+
+    Hours that ended over SETTLE ago come from FinishedPerHour (computed once, then stored);
+    the rest is counted live.
+    """
     step = dt.timedelta(minutes=1) if unit == "minute" else dt.timedelta(hours=1)
     tz = timezone.get_current_timezone()
     end = _truncate(now, unit) + step
     start = end - span
-    rows = (
-        Job.objects.filter(
-            finished_at__gte=start, status__in=[JobStatus.SUCCEEDED, JobStatus.FAILED]
-        )
-        .annotate(bucket=Trunc("finished_at", unit, tzinfo=tz))
-        .order_by()
-        .values("bucket")
-        .annotate(
-            succeeded=Count("pk", filter=Q(status=JobStatus.SUCCEEDED, attempts__lte=1)),
-            retried=Count("pk", filter=Q(status=JobStatus.SUCCEEDED, attempts__gt=1)),
-            failed=Count("pk", filter=Q(status=JobStatus.FAILED)),
-        )
-    )
-    by_bucket = {row["bucket"]: row for row in rows}
+    counts: dict[dt.datetime, dict[str, int]] = {}
+    live_from = start
+    if unit == "hour":
+        live_from = max(start, _truncate(now - SETTLE, "hour"))
+        counts.update(_settled_hours(start, live_from))
+    counts.update(_count_buckets(unit, live_from, end))
     series: dict[str, Any] = {"labels": [], "succeeded": [], "retried": [], "failed": []}
     series["links"] = {"succeeded": [], "retried": [], "failed": []}
     bucket = start
     while bucket < end:
-        row = by_bucket.get(bucket.astimezone(tz), {})
+        row = counts.get(bucket, {})
         label_format = "%H:%M" if unit == "minute" else "%a %H:00"
         series["labels"].append(bucket.astimezone(tz).strftime(label_format))
         window = {"finished_at__gte": bucket, "finished_at__lt": bucket + step}
@@ -219,6 +260,53 @@ def finished_series(now: dt.datetime, unit: str, span: dt.timedelta) -> dict[str
             series["links"][name].append(job_list_url(**window, **lookups))
         bucket += step
     return series
+
+
+def _count_buckets(unit: str, start: dt.datetime, end: dt.datetime) -> dict[dt.datetime, Any]:
+    """Live counts per bucket, read from the covering finished-at index alone (no heap)."""
+    if start >= end:
+        return {}
+    rows = (
+        Job.objects.filter(
+            finished_at__gte=start,
+            finished_at__lt=end,
+            status__in=[JobStatus.SUCCEEDED, JobStatus.FAILED],
+        )
+        .annotate(bucket=Trunc("finished_at", unit, tzinfo=timezone.get_current_timezone()))
+        .order_by()
+        .values("bucket")
+        .annotate(
+            succeeded=Count("status", filter=Q(status=JobStatus.SUCCEEDED, attempts__lte=1)),
+            retried=Count("status", filter=Q(status=JobStatus.SUCCEEDED, attempts__gt=1)),
+            failed=Count("status", filter=Q(status=JobStatus.FAILED)),
+        )
+    )
+    return {row.pop("bucket"): row for row in rows}
+
+
+def _settled_hours(start: dt.datetime, end: dt.datetime) -> dict[dt.datetime, Any]:
+    """Counts of the hours in [start, end), stored once computed (empty hours too)."""
+    stored = {
+        row.hour: {"succeeded": row.succeeded, "retried": row.retried, "failed": row.failed}
+        for row in FinishedPerHour.objects.filter(hour__gte=start, hour__lt=end)
+    }
+    hours = []
+    hour = start
+    while hour < end:
+        hours.append(hour)
+        hour += dt.timedelta(hours=1)
+    missing = [hour for hour in hours if hour not in stored]
+    if missing:
+        counted = _count_buckets("hour", missing[0], missing[-1] + dt.timedelta(hours=1))
+        new = {
+            hour: counted.get(hour, {"succeeded": 0, "retried": 0, "failed": 0}) for hour in missing
+        }
+        FinishedPerHour.objects.bulk_create(
+            [FinishedPerHour(hour=hour, **values) for hour, values in new.items()],
+            ignore_conflicts=True,  # another dashboard stored them meanwhile: same numbers
+        )
+        stored.update(new)
+    return stored
 
 
 def _truncate(moment: dt.datetime, unit: str) -> dt.datetime:
@@ -234,6 +322,18 @@ def actor_stats(now: dt.datetime) -> list[ActorStats]:
         finished_at__gte=since, status__in=[JobStatus.SUCCEEDED, JobStatus.FAILED]
     )
     stats = {name: ActorStats(name) for name in sorted(dramatiq.get_broker().actors)}
+    wait = ExpressionWrapper(F("first_started_at") - F("created_at"), DurationField())
+    in_database = connection.vendor == "postgresql"
+    percentiles = (
+        {
+            "run_p50": Percentile(F("duration"), fraction=0.5),
+            "run_p95": Percentile(F("duration"), fraction=0.95),
+            "wait_p50": Percentile(wait, fraction=0.5),
+            "wait_p95": Percentile(wait, fraction=0.95),
+        }
+        if in_database
+        else {}
+    )
     for row in (
         finished.order_by()
         .values("actor_name")
@@ -241,25 +341,27 @@ def actor_stats(now: dt.datetime) -> list[ActorStats]:
             runs=Count("pk"),
             failed=Count("pk", filter=Q(status=JobStatus.FAILED)),
             last_success=Max("finished_at", filter=Q(status=JobStatus.SUCCEEDED)),
+            **percentiles,
         )
     ):
         entry = stats.setdefault(row["actor_name"], ActorStats(row["actor_name"]))
         entry.runs, entry.failed = row["runs"], row["failed"]
         entry.last_success = row["last_success"]
+        for name in percentiles:
+            setattr(entry, name, row[name].total_seconds() if row[name] is not None else None)
     for entry in stats.values():
-        recent = finished.filter(actor_name=entry.name)
         entry.runs_url = job_list_url(
             actor_name=entry.name, finished_at__gte=since, status__in=["succeeded", "failed"]
         )
         entry.failed_url = job_list_url(
             actor_name=entry.name, finished_at__gte=since, status__exact=JobStatus.FAILED
         )
-        if not entry.runs:
-            continue
-        entry.run_p50, entry.run_p95 = _percentiles(recent, F("duration"))
-        entry.wait_p50, entry.wait_p95 = _percentiles(
-            recent.filter(first_started_at__isnull=False), F("first_started_at") - F("created_at")
-        )
+        if entry.runs and not in_database:
+            recent = finished.filter(actor_name=entry.name)
+            entry.run_p50, entry.run_p95 = _percentiles(recent, F("duration"))
+            entry.wait_p50, entry.wait_p95 = _percentiles(
+                recent.filter(first_started_at__isnull=False), wait
+            )
     for entry in stats.values():
         if entry.last_success is None:
             entry.last_success = (
@@ -290,28 +392,53 @@ def _percentiles(jobs: QuerySet[Job], expression: Any) -> tuple[float | None, fl
 
 
 def error_groups() -> list[ErrorGroup]:
-    """Failed jobs grouped by exception type and normalized message, biggest group first."""
-    failed = Job.objects.failed().order_by()
-    rows = list(
-        failed.values("error_group")
-        .annotate(count=Count("pk"), first=Min("finished_at"), last=Max("finished_at"))
-        .order_by("-count", "error_group")[:ERROR_GROUPS_SHOWN]
-    )
-    actors: dict[str, set[str]] = defaultdict(set)
-    for group, actor in (
-        failed.filter(error_group__in=[row["error_group"] for row in rows])
-        .values_list("error_group", "actor_name")
-        .distinct()
+    """Failed jobs grouped by exception type and normalized message, biggest group first.
+
+    One query over the covering partial index of failed jobs, by group and actor; merged here.
+    """
+    groups: dict[str, ErrorGroup] = {}
+    for row in (
+        Job.objects.failed()
+        .order_by()
+        .values("error_group", "actor_name")
+        # COUNT(actor_name), not COUNT(id): every column read is in the partial index.
+        .annotate(count=Count("actor_name"), first=Min("finished_at"), last=Max("finished_at"))
     ):
-        actors[group].add(actor)
-    return [
-        ErrorGroup(
-            group=row["error_group"] or "(no error recorded)",
-            count=row["count"],
-            first_seen=row["first"],
-            last_seen=row["last"],
-            actors=sorted(actors[row["error_group"]]),
-            url=job_list_url(status__exact=JobStatus.FAILED, error_group=row["error_group"]),
-        )
-        for row in rows
-    ]
+        key = row["error_group"]
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = ErrorGroup(
+                group=key or "(no error recorded)",
+                count=0,
+                first_seen=row["first"],
+                last_seen=row["last"],
+                actors=[],
+                url=job_list_url(status__exact=JobStatus.FAILED, error_group=key),
+            )
+        group.count += row["count"]
+        group.actors.append(row["actor_name"])
+        group.first_seen = _earliest(group.first_seen, row["first"])
+        group.last_seen = _latest(group.last_seen, row["last"])
+    ranked = sorted(groups.values(), key=lambda g: (-g.count, g.group))[:ERROR_GROUPS_SHOWN]
+    for group in ranked:
+        group.actors.sort()
+    return ranked
+
+
+def _earliest(a: dt.datetime | None, b: dt.datetime | None) -> dt.datetime | None:
+    return min((d for d in (a, b) if d is not None), default=None)
+
+
+def _latest(a: dt.datetime | None, b: dt.datetime | None) -> dt.datetime | None:
+    return max((d for d in (a, b) if d is not None), default=None)
+
+
+class Percentile(Aggregate):
+    """PostgreSQL's percentile_cont over an interval (or number) expression."""
+
+    function = "PERCENTILE_CONT"
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = DurationField()
+
+    def __init__(self, expression: Any, *, fraction: float) -> None:
+        super().__init__(expression, fraction=float(fraction))

@@ -55,10 +55,10 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='job',
-            index=models.Index(fields=['-finished_at'], name='job_finished'),
+            index=models.Index(fields=['-finished_at'], include=['status', 'attempts'], name='job_finished'),
         ),
         migrations.AddIndex(
             model_name='job',
-            index=models.Index(condition=models.Q(('status', 'failed')), fields=['error_group'], name='job_failed_error_group'),
+            index=models.Index(condition=models.Q(('status', 'failed')), fields=['error_group'], include=['actor_name', 'finished_at'], name='job_failed_error_group'),
         ),
     ]

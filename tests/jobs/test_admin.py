@@ -175,3 +175,19 @@ def test_report_admin_lists_the_reports_jobs(staff_client: Client, alice: User):
     page = staff_client.get(f"/admin/reports/reportrequest/{report.pk}/change/").content.decode()
 
     assert f"/admin/jobs/job/{job.id}/change/" in page
+
+
+def test_long_lists_are_counted_only_up_to_the_cap(staff_client: Client, monkeypatch):
+    from jobs.pagination import CappedCountPaginator
+
+    monkeypatch.setattr(CappedCountPaginator, "cap", 3)
+    for _ in range(5):
+        make_job()
+
+    page = staff_client.get("/admin/jobs/job/").content.decode()
+
+    assert "more than 3 jobs" in page
+    assert "Select all jobs matching this filter (more than 3)" in page
+    assert page.count('class="field-short_id"') == 5
+    few = staff_client.get("/admin/jobs/job/", {"q": "no-such-actor"}).content.decode()
+    assert "0 jobs" in few

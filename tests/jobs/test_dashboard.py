@@ -205,3 +205,16 @@ def test_broker_registry_lists_this_worker(redis_url: str):
     assert (state.threads, state.queues) == (8, ["default"])
     withdraw_worker(broker)
     assert all(s.broker_id != broker.broker_id for s in worker_states())  # type: ignore[attr-defined]
+
+
+def test_settled_hours_are_counted_once_then_read_from_the_rollup():
+    from jobs.models import FinishedPerHour
+
+    old = make(JobStatus.SUCCEEDED, ago=3 * 3600)
+    first = dashboard.finished_series(timezone.now(), "hour", dt.timedelta(days=7))
+    assert FinishedPerHour.objects.count() >= 24 * 7 - 1  # every settled hour, empty ones too
+    Job.objects.filter(pk=old.pk).delete()  # e.g. pruned by retention
+
+    again = dashboard.finished_series(timezone.now(), "hour", dt.timedelta(days=7))
+
+    assert sum(first["succeeded"]) == sum(again["succeeded"]) == 1  # history kept
