@@ -77,3 +77,16 @@ def test_the_command_reports_what_it_deleted_and_dry_run_deletes_nothing():
     call_command("prune_jobs", "--days", "30", stdout=out)
     assert "Deleted 1 job(s) and 1 event(s)" in out.getvalue()
     assert Job.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_pruners_share_the_work_without_deleting_anything_twice(monkeypatch):
+    monkeypatch.setattr(retention, "MIN_BATCH", 2)
+    old = [job(JobStatus.SUCCEEDED, 40) for _ in range(20)]
+    kept = job(JobStatus.RUNNING, 40)
+
+    result = prune(dt.timedelta(days=30), batch_size=2, parallel=2)
+
+    assert result.jobs == len(old)
+    assert result.events == len(old)
+    assert list(Job.objects.values_list("pk", flat=True)) == [kept.pk]

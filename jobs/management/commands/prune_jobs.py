@@ -26,9 +26,17 @@ class Command(BaseCommand):
             default=settings.LEDGER_RETENTION_DAYS or None,
             help="Age in days (default: LEDGER_RETENTION_DAYS).",
         )
+        parser.add_argument(
+            "--parallel",
+            type=int,
+            default=1,
+            help="Connections pruning at once (PostgreSQL; each takes its own batches).",
+        )
         parser.add_argument("--dry-run", action="store_true", help="Count only; delete nothing.")
 
-    def handle(self, *args: Any, days: float | None, dry_run: bool, **options: Any) -> None:
+    def handle(
+        self, *args: Any, days: float | None, parallel: int, dry_run: bool, **options: Any
+    ) -> None:
         if not days or days <= 0:
             raise CommandError("Give --days (or set LEDGER_RETENTION_DAYS).")
         older_than = dt.timedelta(days=days)
@@ -38,7 +46,7 @@ class Command(BaseCommand):
             ).count()
             self.stdout.write(f"{count} finished job(s) older than {days:g} days would be deleted.")
             return
-        result = prune(older_than)
+        result = prune(older_than, parallel=parallel)
         longest = max(result.batch_seconds, default=0.0)
         self.stdout.write(
             f"Deleted {result.jobs} job(s) and {result.events} event(s) in {result.seconds:.1f} s "
