@@ -1,0 +1,31 @@
+"""Settings for benchmark workers: the project's, with the Dramatiq middleware of one variant.
+
+BENCH_VARIANT (environment):
+  ledger           the project as deployed (JobTracker first, LedgerUpkeep last)
+  plain            plain Dramatiq: the same broker and middleware without any record
+  django_dramatiq  plain Dramatiq plus django-dramatiq's AdminMiddleware (one row per task)
+"""
+
+from __future__ import annotations
+
+import os
+
+from config.settings import *  # noqa: F403
+from config.settings import DRAMATIQ_BROKER
+
+_variant = os.environ.get("BENCH_VARIANT", "ledger")
+_ours = {"jobs.tracking.JobTracker", "jobs.upkeep.LedgerUpkeep"}
+_plain = [m for m in DRAMATIQ_BROKER["MIDDLEWARE"] if m not in _ours]
+if _variant == "plain":
+    DRAMATIQ_BROKER = {**DRAMATIQ_BROKER, "MIDDLEWARE": _plain}
+elif _variant == "django_dramatiq":
+    DRAMATIQ_BROKER = {
+        **DRAMATIQ_BROKER,
+        "MIDDLEWARE": [
+            *_plain,
+            "django_dramatiq.middleware.DbConnectionsMiddleware",
+            "django_dramatiq.middleware.AdminMiddleware",
+        ],
+    }
+elif _variant != "ledger":
+    raise ValueError(f"unknown BENCH_VARIANT {_variant!r}")

@@ -1,0 +1,287 @@
+"""Worker throughput: plain Dramatiq vs the full ledger vs django-dramatiq's admin, in one run.
+
+For each round and variant (in alternating order): N no-op messages are written straight into a
+fresh queue of its own Redis server (no enqueue middleware: every variant drains the same
+messages; for the ledger variant the job rows exist first, as `enqueue()` leaves them), then real
+`rundramatiq` workers (P processes x T threads, bench/worker_settings.py) drain them. Throughput
+is measured on the broker's side (from the first message taken to the last one acked), so worker
+start-up is not counted. Also reports CPU milliseconds per job of the worker processes, Redis and
+PostgreSQL (all its server processes, from /proc), checks that every job reached its final state
+(ledger: succeeded with its 4 events; django-dramatiq: a "done" task row) and counts error lines
+in the worker logs.
+
+Usage:
+  DATABASE_URL=postgres://postgres@127.0.0.1:5432/offload_bench \\
+    .venv/bin/python bench/worker_throughput.py [--jobs 5000] [--rounds 3] [--workers 1x8,2x8]
+  (without DATABASE_URL: a throwaway SQLite file, for the embedded default's figure)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+VARIANTS = ("plain", "ledger", "django_dramatiq")
+QUEUE = "workbench"
+ERROR_LINE = re.compile(r"\b(ERROR|CRITICAL)\b|Traceback|database is locked")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--jobs", type=int, default=5000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--workers", default="1x8,2x8", help="processes x threads, comma list")
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="offload-throughput-"))
+    os.environ.update(
+        OFFLOAD_VAR_DIR=str(workdir),
+        DJANGO_SETTINGS_MODULE="bench.worker_settings",
+        EXTRA_INSTALLED_APPS="tests.workbench",
+        WORKBENCH_DIR=str(workdir),
+        SECRET_KEY=os.environ.get("SECRET_KEY", "bench-only"),
+        LOG_LEVEL="WARNING",
+    )
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    call_command("migrate", verbosity=0)
+    print(f"database: {connection.vendor}, jobs per run: {args.jobs}, rounds: {args.rounds}")
+    results: dict[tuple[str, str], list[dict[str, float]]] = {}
+    for config in args.workers.split(","):
+        processes, threads = (int(n) for n in config.split("x"))
+        for round_number in range(args.rounds):
+            order = args.variants.split(",")
+            if round_number % 2:
+                order.reverse()  # alternate, so drift on a shared machine hits all variants
+            for variant in order:
+                figures = run_once(variant, args.jobs, processes, threads, workdir)
+                results.setdefault((config, variant), []).append(figures)
+                print(f"  {config} {variant:16} round {round_number + 1}: {json.dumps(figures)}")
+    report(results)
+
+
+def run_once(
+    variant: str, jobs: int, processes: int, threads: int, workdir: Path
+) -> dict[str, float]:
+    from django.db import connections
+
+    from jobs.embedded_redis import EmbeddedRedis
+
+    run_dir = Path(tempfile.mkdtemp(dir=workdir))
+    redis_server = EmbeddedRedis(run_dir / "redis")
+    redis_process = redis_server.start()
+    env = {**os.environ, "BENCH_VARIANT": variant, "REDIS_URL": redis_server.url}
+    try:
+        client = _redis(redis_server.url)
+        ids = preload(client, jobs, ledger=variant == "ledger")
+        connections.close_all()
+        log_path = run_dir / "worker.log"
+        cpu_before = cpu_times(redis_process.pid)
+        with log_path.open("wb") as log:
+            worker = subprocess.Popen(
+                [
+                    sys.executable,
+                    "manage.py",
+                    "rundramatiq",
+                    "--processes",
+                    str(processes),
+                    "--threads",
+                    str(threads),
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            try:
+                started, finished = drain_times(client, jobs)
+                cpu_after = cpu_times(redis_process.pid, worker.pid)
+            finally:
+                worker.terminate()
+                worker.wait(timeout=60)
+        verified = verify(variant, ids)
+        errors = sum(
+            1
+            for line in log_path.read_text(errors="replace").splitlines()
+            if ERROR_LINE.search(line)
+        )
+        seconds = finished - started
+        return {
+            "jobs_per_s": round(jobs / seconds, 1),
+            "worker_cpu_ms_per_job": round(
+                (cpu_after["worker"] - cpu_before["worker"]) * 1000 / jobs, 3
+            ),
+            "redis_cpu_ms_per_job": round(
+                (cpu_after["redis"] - cpu_before["redis"]) * 1000 / jobs, 3
+            ),
+            "db_cpu_ms_per_job": round(
+                (cpu_after["postgres"] - cpu_before["postgres"]) * 1000 / jobs, 3
+            ),
+            "verified": verified,
+            "error_lines": errors,
+        }
+    finally:
+        redis_process.terminate()
+        redis_process.wait()
+
+
+def _redis(url: str) -> Any:
+    import redis
+
+    return redis.Redis.from_url(url)
+
+
+def preload(client: Any, jobs: int, *, ledger: bool) -> list[uuid.UUID]:
+    """N no-op messages straight into the queue (and, for the ledger, their job rows)."""
+    import dramatiq
+    from dramatiq import Message
+
+    from jobs.models import EventKind, Job, JobEvent, JobStatus
+
+    namespace = dramatiq.get_broker().namespace  # type: ignore[attr-defined]
+    ids = [uuid.uuid4() for _ in range(jobs)]
+    if ledger:
+        Job.objects.bulk_create(
+            [
+                Job(
+                    id=i,
+                    actor_name="noop",
+                    queue_name=QUEUE,
+                    status=JobStatus.QUEUED,
+                    max_retries=0,
+                )
+                for i in ids
+            ],
+            batch_size=1000,
+        )
+        JobEvent.objects.bulk_create(
+            [
+                JobEvent(job_id=i, kind=kind)
+                for i in ids
+                for kind in (EventKind.ENQUEUED, EventKind.QUEUED)
+            ],
+            batch_size=2000,
+        )
+    pipe = client.pipeline(transaction=False)
+    for job_id in ids:
+        redis_id = str(uuid.uuid4())
+        message: Message[Any] = Message(
+            queue_name=QUEUE,
+            actor_name="noop",
+            args=(),
+            kwargs={},
+            options={"redis_message_id": redis_id},
+            message_id=str(job_id),
+        )
+        pipe.hset(f"{namespace}:{QUEUE}.msgs", redis_id, message.encode())
+        pipe.rpush(f"{namespace}:{QUEUE}", redis_id)
+    pipe.execute()
+    return ids
+
+
+def drain_times(client: Any, jobs: int, timeout: float = 600) -> tuple[float, float]:
+    """When the first message was taken from the queue, and when the last one was acked."""
+    import dramatiq
+
+    namespace = dramatiq.get_broker().namespace  # type: ignore[attr-defined]
+    queue, messages = f"{namespace}:{QUEUE}", f"{namespace}:{QUEUE}.msgs"
+    deadline = time.monotonic() + timeout
+    started = None
+    while time.monotonic() < deadline:
+        waiting, stored = client.llen(queue), client.hlen(messages)
+        now = time.monotonic()
+        if started is None and waiting < jobs:
+            started = now
+        if started is not None and stored == 0:
+            return started, now
+        time.sleep(0.005)
+    raise TimeoutError("the workers did not drain the queue in time")
+
+
+def cpu_times(redis_pid: int, worker_pid: int | None = None) -> dict[str, float]:
+    """CPU seconds (user + system) of Redis, the worker's process group, and PostgreSQL."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    totals = {"redis": 0.0, "worker": 0.0, "postgres": 0.0}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            name = stat.read_text().split("(", 1)[1].split(")", 1)[0]
+        except (OSError, IndexError):
+            continue
+        pid = int(stat.parent.name)
+        seconds = (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / ticks
+        group = int(fields[2])
+        if pid == redis_pid:
+            totals["redis"] += seconds
+        elif worker_pid is not None and group == worker_pid:
+            totals["worker"] += seconds
+        elif name.startswith("postgres"):
+            totals["postgres"] += seconds
+    return totals
+
+
+def verify(variant: str, ids: list[uuid.UUID]) -> bool:
+    from django.db.models import Count
+
+    if variant == "ledger":
+        from jobs.models import Job, JobStatus
+
+        complete = (
+            Job.objects.filter(pk__in=ids, status=JobStatus.SUCCEEDED)
+            .annotate(n=Count("events"))
+            .filter(n=4)
+            .count()
+        )
+        return complete == len(ids)
+    if variant == "django_dramatiq":
+        from django_dramatiq.models import Task
+
+        return Task.tasks.filter(id__in=ids, status=Task.STATUS_DONE).count() == len(ids)
+    return True  # plain Dramatiq keeps no record: drained is all there is to check
+
+
+def report(results: dict[tuple[str, str], list[dict[str, float]]]) -> None:
+    print(
+        "\n| workers | variant | jobs/s (median) | ratio to plain | worker CPU ms/job"
+        " | Redis CPU ms/job | DB CPU ms/job | all verified | error lines |"
+    )
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |")
+    for (config, variant), runs in results.items():
+        plain = results.get((config, "plain"))
+        rate = statistics.median(r["jobs_per_s"] for r in runs)
+        ratio = rate / statistics.median(r["jobs_per_s"] for r in plain) if plain else float("nan")
+
+        def median(key: str, runs: list[dict[str, float]] = runs) -> float:
+            return statistics.median(r[key] for r in runs)
+
+        print(
+            f"| {config} | {variant} | {rate:.0f} | {ratio:.2f}x"
+            f" | {median('worker_cpu_ms_per_job'):.2f} | "
+            f"{median('redis_cpu_ms_per_job'):.2f} | {median('db_cpu_ms_per_job'):.2f} | "
+            f"{all(r['verified'] for r in runs)} | {sum(r['error_lines'] for r in runs)} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
