@@ -10,12 +10,25 @@ from __future__ import annotations
 
 import os
 
+from dramatiq.middleware import Middleware
+
 from config.settings import *  # noqa: F403
 from config.settings import DRAMATIQ_BROKER
 
+
+class ActorOptions(Middleware):
+    """Accepts the ledger's actor options (secret_arguments) and does nothing else."""
+
+    actor_options = {"secret_arguments"}
+
+
 _variant = os.environ.get("BENCH_VARIANT", "ledger")
 _ours = {"jobs.tracking.JobTracker", "jobs.upkeep.LedgerUpkeep"}
-_plain = [m for m in DRAMATIQ_BROKER["MIDDLEWARE"] if m not in _ours]
+# The workbench's actors declare `secret_arguments`, an option JobTracker defines: the variants
+# without it get bench.worker_settings.ActorOptions, a middleware with no hooks of its own.
+_plain = [m for m in DRAMATIQ_BROKER["MIDDLEWARE"] if m not in _ours] + [
+    "bench.worker_settings.ActorOptions"
+]
 if _variant == "plain":
     DRAMATIQ_BROKER = {**DRAMATIQ_BROKER, "MIDDLEWARE": _plain}
 elif _variant == "django_dramatiq":

@@ -115,7 +115,7 @@ def run_once(
                 start_new_session=True,
             )
             try:
-                started, finished = drain_times(client, jobs)
+                started, finished = drain_times(client, jobs, worker)
                 cpu_after = cpu_times(redis_process.pid, worker.pid)
             finally:
                 worker.terminate()
@@ -200,7 +200,9 @@ def preload(client: Any, jobs: int, *, ledger: bool) -> list[uuid.UUID]:
     return ids
 
 
-def drain_times(client: Any, jobs: int, timeout: float = 600) -> tuple[float, float]:
+def drain_times(
+    client: Any, jobs: int, worker: subprocess.Popen[bytes], timeout: float = 600
+) -> tuple[float, float]:
     """When the first message was taken from the queue, and when the last one was acked."""
     import dramatiq
 
@@ -215,6 +217,8 @@ def drain_times(client: Any, jobs: int, timeout: float = 600) -> tuple[float, fl
             started = now
         if started is not None and stored == 0:
             return started, now
+        if worker.poll() is not None:
+            raise RuntimeError(f"the workers exited ({worker.returncode}): see worker.log")
         time.sleep(0.005)
     raise TimeoutError("the workers did not drain the queue in time")
 

@@ -26,6 +26,7 @@ from dramatiq.broker import MessageProxy
 from dramatiq.errors import ActorNotFound
 from dramatiq.middleware import Middleware, MiddlewareError, Retries, SkipMessage
 
+from .ledger_writer import ClaimRequest, LedgerWriter, SuccessRequest, WriterStoppedError
 from .redaction import ACTOR_OPTION as SECRET_ARGUMENTS_OPTION
 
 logger = logging.getLogger(__name__)
@@ -119,6 +120,9 @@ class JobTracker(Middleware):
 
     def __init__(self) -> None:
         self._local = threading.local()
+        #: Group-commits the claims and successes of this worker process (jobs/ledger_writer.py);
+        #: None outside a worker (the web process) or after shutdown: writes go directly.
+        self._writer: LedgerWriter | None = None
 
     # --- enqueue side (web process, or a worker sending follow-up jobs) -------------------
 
@@ -170,24 +174,32 @@ class JobTracker(Middleware):
         worker = getattr(self._local, "worker", None) or worker_identity()
         self._local.worker = worker
         delivery_id = message.options.get("redis_message_id", "")
+        identity = {
+            "retries": retries,
+            "worker": worker,
+            "worker_id": getattr(broker, "broker_id", ""),
+            "delivery_id": delivery_id,
+        }
 
-        def claim() -> tuple[int, dt.datetime] | None:
-            identity = {
-                "retries": retries,
-                "worker": worker,
-                "worker_id": getattr(broker, "broker_id", ""),
-                "delivery_id": delivery_id,
-            }
-            won = Job.objects.claim(job_id, **identity)
-            if won is None:
-                won = Job.objects.reclaim_after_worker_lost(job_id, **identity)
+        def claim_slowly() -> tuple[int, dt.datetime] | None:
+            """The rare cases: a redelivery after a lost worker, or a job never recorded."""
+            won = Job.objects.reclaim_after_worker_lost(job_id, **identity)
             if won is None and not Job.objects.filter(pk=job_id).exists():
                 self._record_unseen(broker, message)
                 won = Job.objects.claim(job_id, **identity)
             return won
 
         try:
-            won = write_with_retries(claim, "claim", budget=CLAIM_WRITE_BUDGET)
+            won = self._write(
+                lambda writer: writer.claim(
+                    ClaimRequest(job_id, retries, worker, delivery_id), budget=CLAIM_WRITE_BUDGET
+                ),
+                lambda: Job.objects.claim(job_id, **identity),
+                "claim",
+                budget=CLAIM_WRITE_BUDGET,
+            )
+            if won is None:
+                won = write_with_retries(claim_slowly, "claim", budget=CLAIM_WRITE_BUDGET)
         except DatabaseError as exc:
             logger.exception("Could not claim job %s; failing the attempt.", job_id)
             raise LedgerUnavailableError(f"Job ledger unavailable: {exc}") from exc
@@ -229,11 +241,15 @@ class JobTracker(Middleware):
             return  # refused by our own claim: already recorded
         self._finish(
             "skipped",
-            lambda: Job.objects.mark_skipped(
-                claim.job_id,
-                attempt=claim.attempt,
-                worker=claim.worker,
-                reason="Skipped by middleware (e.g. the message exceeded its age limit).",
+            lambda: write_with_retries(
+                lambda: Job.objects.mark_skipped(
+                    claim.job_id,
+                    attempt=claim.attempt,
+                    worker=claim.worker,
+                    reason="Skipped by middleware (e.g. the message exceeded its age limit).",
+                ),
+                "skipped",
+                budget=OUTCOME_WRITE_BUDGET,
             ),
             claim,
         )
@@ -254,32 +270,49 @@ class JobTracker(Middleware):
                 logger.error("Job %s attempt failed before it was claimed.", message.message_id)
             return
         if exception is None:
+            success = SuccessRequest(
+                claim.job_id,
+                attempt=claim.attempt,
+                started_at=claim.started_at,
+                worker=claim.worker,
+                result=result if _is_small_json(result) else None,
+            )
             self._finish(
                 "succeeded",
-                lambda: Job.objects.mark_succeeded(
-                    claim.job_id,
-                    attempt=claim.attempt,
-                    started_at=claim.started_at,
-                    worker=claim.worker,
-                    result=result if _is_small_json(result) else None,
+                lambda: self._write(
+                    lambda writer: writer.succeeded(success, budget=OUTCOME_WRITE_BUDGET),
+                    lambda: Job.objects.mark_succeeded(
+                        success.job_id,
+                        attempt=success.attempt,
+                        started_at=success.started_at,
+                        worker=success.worker,
+                        result=success.result,
+                    ),
+                    "succeeded",
+                    budget=OUTCOME_WRITE_BUDGET,
                 ),
                 claim,
             )
             return
         # Retries has run before us: it either failed the message for good or re-enqueued it.
         final = bool(message.failed) or claim.retry_eta is None
+        what = "failed" if final else "retrying"
         self._finish(
-            "failed" if final else "retrying",
-            lambda: Job.objects.mark_attempt_failed(
-                claim.job_id,
-                attempt=claim.attempt,
-                started_at=claim.started_at,
-                worker=claim.worker,
-                exception_type=type(exception).__qualname__,
-                message=str(exception),
-                traceback="".join(traceback.format_exception(exception)),
-                final=final,
-                eta=claim.retry_eta,
+            what,
+            lambda: write_with_retries(
+                lambda: Job.objects.mark_attempt_failed(
+                    claim.job_id,
+                    attempt=claim.attempt,
+                    started_at=claim.started_at,
+                    worker=claim.worker,
+                    exception_type=type(exception).__qualname__,
+                    message=str(exception),
+                    traceback="".join(traceback.format_exception(exception)),
+                    final=final,
+                    eta=claim.retry_eta,
+                ),
+                what,
+                budget=OUTCOME_WRITE_BUDGET,
             ),
             claim,
         )
@@ -306,6 +339,37 @@ class JobTracker(Middleware):
         except DatabaseError:
             logger.critical("LEDGER WRITE LOST: %s (job %s)", reason, message.message_id)
 
+    # --- the process's ledger writer ------------------------------------------------------
+
+    def before_worker_boot(self, broker: Broker, worker: Any) -> None:
+        """Before the worker threads start, so that all their claims go through the writer."""
+        if self._writer is None:
+            self._writer = LedgerWriter(worker_id=getattr(broker, "broker_id", ""))
+            self._writer.start()
+
+    def after_worker_shutdown(self, broker: Broker, worker: Any) -> None:
+        """After the worker threads finished (or timed out): write what they handed over."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.stop()
+
+    def _write(
+        self,
+        through_writer: Callable[[LedgerWriter], T],
+        directly: Callable[[], T],
+        what: str,
+        *,
+        budget: float,
+    ) -> T:
+        """A hot-path write through the process's writer, or directly without one."""
+        writer = self._writer
+        if writer is not None:
+            try:
+                return through_writer(writer)
+            except WriterStoppedError:
+                pass  # shutting down: this thread outlived the worker's stop timeout
+        return write_with_retries(directly, what, budget=budget)
+
     # --- connection lifecycle (what django-dramatiq's DbConnectionsMiddleware did at shutdown) --
 
     def before_worker_thread_shutdown(self, broker: Broker, thread: Any) -> None:
@@ -325,8 +389,9 @@ class JobTracker(Middleware):
         return claim
 
     def _finish(self, what: str, write: Callable[[], bool], claim: Claim) -> None:
+        """Run an outcome write (which retries on its own) and say loudly if it is lost."""
         try:
-            if not write_with_retries(write, what, budget=OUTCOME_WRITE_BUDGET):
+            if not write():
                 logger.warning(
                     "Job %s attempt %d: %s not applied, the job moved on meanwhile.",
                     claim.job_id,

@@ -1,0 +1,281 @@
+"""LedgerWriter: one thread per worker process writes the claims and successes of all its worker
+threads together (group commit), instead of every thread paying its own transactions.
+
+A worker thread hands its write over and waits for it, as it would for its own transaction: the
+claim must be settled before the actor runs (it is what refuses duplicates), the success before
+the message is acked (a job acked but recorded as running would be lost to the ledger). While
+one batch is being written the next gathers, so batches grow with the load and a lone write
+waits for nothing but itself: no timer, no added latency when idle.
+
+Guarantees (tests/jobs/test_ledger_writer.py):
+- Order: one thread writes every batch, in arrival order, and a batch holds at most one write
+  per job (a second one waits for the next batch), so a job's events commit in the order its
+  worker asked for them.
+- No loss on shutdown: `stop()` writes everything handed over before it returns; a write handed
+  over after that is done by the caller itself (see JobTracker).
+- Database blips: a batch that fails with a connection or lock error is retried on a fresh
+  connection until each write's own budget runs out; then only that write fails, with the error
+  its caller would have had doing the write itself.
+- A row that cannot be written (e.g. its job was deleted meanwhile) fails alone: the batch falls
+  back to writing its requests one by one through the ORM transitions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, cast
+
+from django.db import DatabaseError, InterfaceError, OperationalError, connections
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+#: Most writes per statement: bounds the statement's size and the time a lock is held.
+MAX_BATCH = 200
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimRequest:
+    """Start attempt `retries + 1` of a job (see JobManager.claim)."""
+
+    job_id: uuid.UUID
+    retries: int
+    worker: str
+    delivery_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SuccessRequest:
+    """The attempt succeeded (see JobManager.mark_succeeded)."""
+
+    job_id: uuid.UUID
+    attempt: int
+    started_at: dt.datetime
+    worker: str
+    result: Any = None
+
+
+Request = ClaimRequest | SuccessRequest
+
+
+class WriterStoppedError(Exception):
+    """The writer is not running (not started, or stopped): write directly instead."""
+
+
+class _Handover:
+    """One write handed to the writer thread, and its outcome for the waiting caller."""
+
+    __slots__ = ("request", "deadline", "done", "result", "error")
+
+    def __init__(self, request: Request, deadline: float) -> None:
+        self.request = request
+        self.deadline = deadline
+        self.done = threading.Event()
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+    def settle(self, result: Any = None, error: BaseException | None = None) -> None:
+        self.result, self.error = result, error
+        self.done.set()
+
+
+class LedgerWriter:
+    """Group-commits claims and successes for the threads of one worker process."""
+
+    def __init__(self, *, worker_id: str, using: str = "default") -> None:
+        self.worker_id = worker_id
+        self.using = using
+        self._queue: queue.SimpleQueue[_Handover | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._accepting = False
+
+    @property
+    def running(self) -> bool:
+        return self._accepting
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is not None:
+                return
+            self._thread = threading.Thread(target=self._run, name="ledger-writer", daemon=True)
+            self._accepting = True
+            self._thread.start()
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Write everything handed over so far, then end the thread."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+            if thread is None:
+                return
+            self._accepting = False
+            self._queue.put(None)  # after every handover: they were all put under this lock
+        thread.join(timeout)
+
+    # --- callers (worker threads) -----------------------------------------------------------
+
+    def claim(self, request: ClaimRequest, *, budget: float) -> tuple[int, dt.datetime] | None:
+        """`JobManager.claim` through the writer: (attempt, started_at), or None if refused."""
+        result: tuple[int, dt.datetime] | None = self._hand_over(request, budget)
+        return result
+
+    def succeeded(self, request: SuccessRequest, *, budget: float) -> bool:
+        """`JobManager.mark_succeeded` through the writer: whether the job moved."""
+        return bool(self._hand_over(request, budget))
+
+    def _hand_over(self, request: Request, budget: float) -> Any:
+        handover = _Handover(request, time.monotonic() + budget)
+        with self._lock:
+            if not self._accepting:
+                raise WriterStoppedError
+            self._queue.put(handover)
+        # The writer settles every handover (even on its own bugs); the timeout only guards
+        # against a writer thread killed from outside.
+        if not handover.done.wait(budget + 60):
+            raise OperationalError("the ledger writer did not answer")
+        if handover.error is not None:
+            raise handover.error
+        return handover.result
+
+    # --- the writer thread ------------------------------------------------------------------
+
+    def _run(self) -> None:
+        held: list[_Handover] = []  # second writes for a job already in the last batch
+        stopping = False
+        try:
+            while not (stopping and not held):
+                batch, held = held, []
+                if not batch and not stopping:
+                    first = self._queue.get()
+                    if first is None:
+                        break
+                    batch.append(first)
+                while not stopping and len(batch) < MAX_BATCH:
+                    try:
+                        item = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is None:
+                        stopping = True
+                    else:
+                        batch.append(item)
+                seen: set[uuid.UUID] = set()
+                now: list[_Handover] = []
+                for handover in batch:
+                    job_id = handover.request.job_id
+                    (held if job_id in seen else now).append(handover)
+                    seen.add(job_id)
+                self._write(now)
+        finally:
+            connections[self.using].close()
+
+    def _write(self, batch: list[_Handover]) -> None:
+        pending = batch
+        delay = 0.05
+        tries = 0
+        while pending:
+            tries += 1
+            try:
+                self._write_batch(pending)
+                return
+            except (OperationalError, InterfaceError) as exc:
+                # The database went away or is locked: a fresh connection, and again. The batch
+                # is one transaction, so nothing of it was written.
+                connections[self.using].close()
+                give_up = time.monotonic() + delay
+                for handover in pending:
+                    if handover.deadline < give_up:
+                        handover.settle(error=exc)
+                pending = [h for h in pending if not h.done.is_set()]
+                logger.warning(
+                    "Ledger batch of %d write(s) failed (try %d); retrying %d.",
+                    len(batch),
+                    tries,
+                    len(pending),
+                    exc_info=True,
+                )
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+            except DatabaseError:
+                logger.warning(
+                    "Ledger batch of %d write(s) refused; writing them one by one.",
+                    len(pending),
+                    exc_info=True,
+                )
+                self._one_by_one(pending)
+                return
+            except Exception as exc:  # a bug must fail the writes, never hang their callers
+                logger.exception("Ledger writer failed on a batch of %d write(s).", len(pending))
+                for handover in pending:
+                    handover.settle(error=exc)
+                return
+
+    def _write_batch(self, batch: list[_Handover]) -> None:
+        from .batch_transitions import write_batch  # needs the models: loaded after the apps
+
+        claims = [h for h in batch if isinstance(h.request, ClaimRequest)]
+        successes = [h for h in batch if isinstance(h.request, SuccessRequest)]
+        now = timezone.now()
+        outcome = write_batch(
+            [cast(ClaimRequest, h.request) for h in claims],
+            [cast(SuccessRequest, h.request) for h in successes],
+            worker_id=self.worker_id,
+            now=now,
+            using=self.using,
+        )
+        for handover in claims:
+            request = cast(ClaimRequest, handover.request)
+            won = request.job_id in outcome.claimed
+            handover.settle((request.retries + 1, now) if won else None)
+        for handover in successes:
+            handover.settle(handover.request.job_id in outcome.moved)
+
+    def _one_by_one(self, batch: Sequence[_Handover]) -> None:
+        """Each write in its own transaction, through the ORM transitions."""
+        from .tracking import write_with_retries  # the tracker imports this module
+
+        for handover in batch:
+            budget = max(0.0, handover.deadline - time.monotonic())
+            write = (
+                self._claim_one if isinstance(handover.request, ClaimRequest) else self._success_one
+            )
+            try:
+                result = write_with_retries(partial(write, handover), "ledger", budget=budget)
+            except Exception as exc:
+                handover.settle(error=exc)
+            else:
+                handover.settle(result)
+
+    def _claim_one(self, handover: _Handover) -> tuple[int, dt.datetime] | None:
+        from .models import Job
+
+        request = cast(ClaimRequest, handover.request)
+        return Job.objects.claim(
+            request.job_id,
+            retries=request.retries,
+            worker=request.worker,
+            worker_id=self.worker_id,
+            delivery_id=request.delivery_id,
+        )
+
+    def _success_one(self, handover: _Handover) -> bool:
+        from .models import Job
+
+        request = cast(SuccessRequest, handover.request)
+        return bool(
+            Job.objects.mark_succeeded(
+                request.job_id,
+                attempt=request.attempt,
+                started_at=request.started_at,
+                worker=request.worker,
+                result=request.result,
+            )
+        )
