@@ -162,6 +162,10 @@ def preload(client: Any, jobs: int, *, ledger: bool) -> list[uuid.UUID]:
     namespace = dramatiq.get_broker().namespace  # type: ignore[attr-defined]
     ids = [uuid.uuid4() for _ in range(jobs)]
     if ledger:
+        # Every run starts from an empty ledger, as every run starts from an empty Redis:
+        # rounds stay comparable instead of each one inheriting the last one's dead rows.
+        JobEvent.objects.all()._raw_delete(JobEvent.objects.db)
+        Job.objects.all()._raw_delete(Job.objects.db)
         Job.objects.bulk_create(
             [
                 Job(

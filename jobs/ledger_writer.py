@@ -90,12 +90,13 @@ class _Handover:
 class LedgerWriter:
     """Group-commits claims and successes for the threads of one worker process."""
 
-    def __init__(self, *, worker_id: str, using: str = "default") -> None:
+    def __init__(self, *, worker_id: str, threads: int = 1, using: str = "default") -> None:
         self.worker_id = worker_id
+        self.threads = threads
         self.using = using
         self._queue: queue.SimpleQueue[_Handover | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._accepting = False
 
     @property
@@ -104,21 +105,26 @@ class LedgerWriter:
 
     def start(self) -> None:
         with self._lock:
-            if self._thread is not None:
+            if self._threads:
                 return
-            self._thread = threading.Thread(target=self._run, name="ledger-writer", daemon=True)
+            self._threads = [
+                threading.Thread(target=self._run, name=f"ledger-writer-{n}", daemon=True)
+                for n in range(self.threads)
+            ]
             self._accepting = True
-            self._thread.start()
+            for thread in self._threads:
+                thread.start()
 
     def stop(self, timeout: float | None = None) -> None:
-        """Write everything handed over so far, then end the thread."""
+        """Write everything handed over so far, then end the threads."""
         with self._lock:
-            thread, self._thread = self._thread, None
-            if thread is None:
-                return
+            threads, self._threads = self._threads, []
             self._accepting = False
-            self._queue.put(None)  # after every handover: they were all put under this lock
-        thread.join(timeout)
+            for _ in threads:  # after every handover: they were all put under this lock
+                self._queue.put(None)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for thread in threads:
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
 
     # --- callers (worker threads) -----------------------------------------------------------
 
@@ -221,6 +227,8 @@ class LedgerWriter:
     def _write_batch(self, batch: list[_Handover]) -> None:
         from .batch_transitions import write_batch  # needs the models: loaded after the apps
 
+        # Rows locked in id order: two processes' batches never wait on each other in a circle.
+        batch = sorted(batch, key=lambda h: h.request.job_id)
         claims = [h for h in batch if isinstance(h.request, ClaimRequest)]
         successes = [h for h in batch if isinstance(h.request, SuccessRequest)]
         now = timezone.now()
