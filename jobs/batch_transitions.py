@@ -27,7 +27,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from .models import EventKind, Job, JobEvent, JobStatus
 
 if TYPE_CHECKING:
-    from .ledger_writer import ClaimRequest, SuccessRequest
+    from .ledger_writer import ClaimRequest, SentRequest, SuccessRequest
 
 #: psycopg prepares a statement after this many runs: never, but `prepare=True` still works.
 PREPARE_NEVER_AUTOMATICALLY = 2**31
@@ -35,7 +35,7 @@ PREPARE_NEVER_AUTOMATICALLY = 2**31
 #: The events' INSERT: the columns the batch writes; the rest keep their defaults.
 _EVENTS_INSERT = (
     f"INSERT INTO {JobEvent._meta.db_table} "
-    "(job_id, kind, at, attempt, worker, exception_type, message, traceback)"
+    "(job_id, kind, at, attempt, worker, exception_type, message, traceback, eta)"
 )
 
 
@@ -45,18 +45,22 @@ class BatchOutcome:
     """Jobs whose claim won; the others need the caller's slow path (or are refused)."""
     moved: set[uuid.UUID] = field(default_factory=set)
     """Jobs a success moved to `succeeded`; its event is written for all of them."""
+    sent: set[uuid.UUID] = field(default_factory=set)
+    """Pending jobs a send moved to `queued`; its event is written for all of them."""
 
 
 def write_batch(
     claims: Sequence[ClaimRequest],
     successes: Sequence[SuccessRequest],
+    sends: Sequence[SentRequest] = (),
     *,
     worker_id: str,
     now: dt.datetime,
     using: str = "default",
 ) -> BatchOutcome:
-    """Claims (the rule of `JobManager.claim`) and successes (`JobManager.mark_succeeded`) of
-    different jobs, all or nothing: one statement on PostgreSQL, one transaction on SQLite."""
+    """Claims (the rule of `JobManager.claim`), successes (`JobManager.mark_succeeded`) and
+    sends (`JobManager.mark_sent`) of different jobs, all or nothing: one statement on
+    PostgreSQL, one transaction on SQLite."""
     connection = connections[using]
     prep = _Prep(connection)
     at = prep.datetime(now)
@@ -65,6 +69,8 @@ def write_batch(
         parts.append(_claims(prep, claims, worker_id=worker_id, at=at))
     if successes:
         parts.append(_successes(prep, successes, now=now, at=at))
+    if sends:
+        parts.append(_sends(prep, sends))
     outcome = BatchOutcome()
     if connection.vendor == "postgresql":
         ctes = ", ".join(part.ctes for part in parts)
@@ -139,10 +145,11 @@ def _claims(prep: _Prep, claims: Sequence[ClaimRequest], *, worker_id: str, at: 
             RETURNING {table}.id, {table}.attempts, {table}.worker
         """,  # noqa: S608 (names from the models, values as parameters)
         update_params=[JobStatus.RUNNING, at, at, worker_id, *statuses],
-        event_select="SELECT id, %s, %s, attempts, worker, '', '', '' FROM claimed",
+        event_select="SELECT id, %s, %s, attempts, worker, '', '', '', NULL FROM claimed",
         event_params=[EventKind.STARTED, at],
         events=lambda rows: [
-            (job_id, EventKind.STARTED, at, attempts, worker) for job_id, attempts, worker in rows
+            (job_id, EventKind.STARTED, at, attempts, worker, "", None)
+            for job_id, attempts, worker in rows
         ],
     )
 
@@ -176,10 +183,37 @@ def _successes(
         # (thousands on a busy ledger); the primary key finds each job in one probe.
         update_params=[JobStatus.SUCCEEDED, at, JobStatus.RUNNING],
         # The event is written whether or not the job moved (as mark_succeeded does).
-        event_select="SELECT id, %s, %s, attempt, worker, '', '', '' FROM s",
+        event_select="SELECT id, %s, %s, attempt, worker, '', '', '', NULL FROM s",
         event_params=[EventKind.SUCCEEDED, at],
         events=lambda rows: [
-            (r.job_id, EventKind.SUCCEEDED, at, r.attempt, r.worker) for r in successes
+            (r.job_id, EventKind.SUCCEEDED, at, r.attempt, r.worker, "", None) for r in successes
+        ],
+    )
+
+
+def _sends(prep: _Prep, sends: Sequence[SentRequest]) -> _Part:
+    table = Job._meta.db_table
+    rows, params = prep.rows(
+        [(r.job_id, prep.datetime(r.at), prep.eta(r.eta), r.kind, r.note) for r in sends],
+        ("uuid", "timestamptz", "timestamptz", "varchar", "text"),
+    )
+    return _Part(
+        which="sent",
+        values=f"q (id, at, eta, kind, note) AS {rows}",
+        values_params=params,
+        update=f"""
+            UPDATE {table} SET
+                status = %s, queued_at = q.at, next_eta = q.eta, relay_lease_until = NULL
+            FROM q
+            WHERE {table}.id = q.id AND ({table}.status || '') = %s
+            RETURNING {table}.id
+        """,  # noqa: S608 (names from the models, values as parameters)
+        update_params=[JobStatus.QUEUED, JobStatus.PENDING],
+        # The event is written even if a worker claimed the job first: the send came before.
+        event_select="SELECT id, kind, at, 0, '', '', note, '', eta FROM q",
+        event_params=[],
+        events=lambda rows: [
+            (r.job_id, r.kind, prep.datetime(r.at), 0, "", r.note, prep.eta(r.eta)) for r in sends
         ],
     )
 
@@ -210,16 +244,26 @@ def _execute_prepared(connection: BaseDatabaseWrapper, sql: str, params: list[An
 
 
 def _insert_events(cursor: Any, prep: _Prep, events: list[tuple[Any, ...]]) -> None:
-    """(job_id, kind, at, attempt, worker) rows, in one INSERT (SQLite: PostgreSQL inserts the
-    events in the batch's statement)."""
+    """(job_id, kind, at, attempt, worker, message, eta) rows, in one INSERT (SQLite: PostgreSQL
+    inserts the events in the batch's statement)."""
     if not events:
         return
     rows, params = prep.rows(
         [
-            (job_id, kind, at, attempt, worker, "", "", "")
-            for job_id, kind, at, attempt, worker in events
+            (job_id, kind, at, attempt, worker, "", message, "", eta)
+            for job_id, kind, at, attempt, worker, message, eta in events
         ],
-        ("uuid", "varchar", "timestamptz", "integer", "varchar", "text", "text", "text"),
+        (
+            "uuid",
+            "varchar",
+            "timestamptz",
+            "integer",
+            "varchar",
+            "text",
+            "text",
+            "text",
+            "timestamptz",
+        ),
     )
     cursor.execute(f"{_EVENTS_INSERT} {rows[1:-1]}", params)  # rows: "(VALUES ...)"
 
@@ -257,6 +301,9 @@ class _Prep:
 
     def datetime(self, value: dt.datetime) -> Any:
         return self.connection.ops.adapt_datetimefield_value(value)
+
+    def eta(self, value: dt.datetime | None) -> Any:
+        return None if value is None else self.datetime(value)
 
     def duration(self, value: dt.timedelta) -> Any:
         return self._duration.get_db_prep_value(value, self.connection)

@@ -8,11 +8,12 @@ import uuid
 from typing import Any
 
 import dramatiq
-from django.db import DatabaseError, models, transaction
+from django.db import DatabaseError, connection, models, transaction
 from django.utils import timezone
 from dramatiq import Actor, Message
 from redis.exceptions import RedisError
 
+from .ledger_writer import SentRequest, WriterStoppedError, background_writer
 from .models import EventKind, Job
 from .tracking import (
     RECORDED_OPTION,
@@ -93,14 +94,22 @@ def send(
             exc_info=True,
         )
         return False
+    record = SentRequest(
+        uuid.UUID(message.message_id), at=sent_at, eta=eta_of(enqueued), kind=kind, note=note
+    )
+    if not connection.in_atomic_block:
+        # After the request's commit: recorded in the background, in a batch with other
+        # requests' sends, so the request does not pay a second transaction (ledger_writer.py).
+        try:
+            background_writer().sent(record, budget=SENT_WRITE_BUDGET)
+            return True
+        except WriterStoppedError:
+            pass  # the process is exiting
     try:
+        # Inside a transaction (a test's, or a caller's own): the record joins it.
         write_with_retries(
             lambda: Job.objects.mark_sent(
-                uuid.UUID(message.message_id),
-                at=sent_at,
-                eta=eta_of(enqueued),
-                kind=kind,
-                note=note,
+                record.job_id, at=record.at, eta=record.eta, kind=kind, note=note
             ),
             "sent",
             budget=SENT_WRITE_BUDGET,

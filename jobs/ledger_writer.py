@@ -22,8 +22,10 @@ Guarantees (tests/jobs/test_ledger_writer.py):
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import logging
+import os
 import queue
 import threading
 import time
@@ -63,7 +65,18 @@ class SuccessRequest:
     result: Any = None
 
 
-Request = ClaimRequest | SuccessRequest
+@dataclass(frozen=True, slots=True)
+class SentRequest:
+    """The broker accepted the job's message at `at` (see JobManager.mark_sent)."""
+
+    job_id: uuid.UUID
+    at: dt.datetime
+    eta: dt.datetime | None = None
+    kind: str = "queued"
+    note: str = ""
+
+
+Request = ClaimRequest | SuccessRequest | SentRequest
 
 
 class WriterStoppedError(Exception):
@@ -85,6 +98,14 @@ class _Handover:
     def settle(self, result: Any = None, error: BaseException | None = None) -> None:
         self.result, self.error = result, error
         self.done.set()
+        if error is not None and isinstance(self.request, SentRequest):
+            # Nobody waits for a send's record: its failure is reported here instead.
+            logger.error(
+                "Could not record that job %s was sent (%s); it stays pending until the relay "
+                "sends it again.",
+                self.request.job_id,
+                error,
+            )
 
 
 class LedgerWriter:
@@ -137,12 +158,23 @@ class LedgerWriter:
         """`JobManager.mark_succeeded` through the writer: whether the job moved."""
         return bool(self._hand_over(request, budget))
 
-    def _hand_over(self, request: Request, budget: float) -> Any:
+    def sent(self, request: SentRequest, *, budget: float) -> None:
+        """`JobManager.mark_sent` in the background: the caller does not wait.
+
+        Safe because the send already happened: if this write is lost (the process dies first,
+        or the database stays down past `budget`), the job stays `pending` and the relay sends
+        it again, and the worker's claim refuses the second delivery.
+        """
+        self._hand_over(request, budget, wait=False)
+
+    def _hand_over(self, request: Request, budget: float, *, wait: bool = True) -> Any:
         handover = _Handover(request, time.monotonic() + budget)
         with self._lock:
             if not self._accepting:
                 raise WriterStoppedError
             self._queue.put(handover)
+        if not wait:
+            return None
         # The writer settles every handover (even on its own bugs); the timeout only guards
         # against a writer thread killed from outside.
         if not handover.done.wait(budget + 60):
@@ -231,10 +263,12 @@ class LedgerWriter:
         batch = sorted(batch, key=lambda h: h.request.job_id)
         claims = [h for h in batch if isinstance(h.request, ClaimRequest)]
         successes = [h for h in batch if isinstance(h.request, SuccessRequest)]
+        sends = [h for h in batch if isinstance(h.request, SentRequest)]
         now = timezone.now()
         outcome = write_batch(
             [cast(ClaimRequest, h.request) for h in claims],
             [cast(SuccessRequest, h.request) for h in successes],
+            [cast(SentRequest, h.request) for h in sends],
             worker_id=self.worker_id,
             now=now,
             using=self.using,
@@ -245,6 +279,8 @@ class LedgerWriter:
             handover.settle((request.retries + 1, now) if won else None)
         for handover in successes:
             handover.settle(handover.request.job_id in outcome.moved)
+        for handover in sends:
+            handover.settle(handover.request.job_id in outcome.sent)
 
     def _one_by_one(self, batch: Sequence[_Handover]) -> None:
         """Each write in its own transaction, through the ORM transitions."""
@@ -252,9 +288,11 @@ class LedgerWriter:
 
         for handover in batch:
             budget = max(0.0, handover.deadline - time.monotonic())
-            write = (
-                self._claim_one if isinstance(handover.request, ClaimRequest) else self._success_one
-            )
+            write = {
+                ClaimRequest: self._claim_one,
+                SuccessRequest: self._success_one,
+                SentRequest: self._sent_one,
+            }[type(handover.request)]
             try:
                 result = write_with_retries(partial(write, handover), "ledger", budget=budget)
             except Exception as exc:
@@ -287,3 +325,32 @@ class LedgerWriter:
                 result=request.result,
             )
         )
+
+    def _sent_one(self, handover: _Handover) -> bool:
+        from .models import EventKind, Job
+
+        request = cast(SentRequest, handover.request)
+        return Job.objects.mark_sent(
+            request.job_id,
+            at=request.at,
+            eta=request.eta,
+            kind=EventKind(request.kind),
+            note=request.note,
+        )
+
+
+_background: tuple[int, LedgerWriter] | None = None
+_background_lock = threading.Lock()
+
+
+def background_writer() -> LedgerWriter:
+    """This process's writer for records nobody waits for (sends), started on first use and
+    flushed at exit. Per process id: a forked child starts its own."""
+    global _background
+    with _background_lock:
+        if _background is None or _background[0] != os.getpid():
+            writer = LedgerWriter(worker_id="")
+            writer.start()
+            atexit.register(writer.stop, 10)
+            _background = (os.getpid(), writer)
+        return _background[1]

@@ -15,6 +15,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .error_groups import error_group
+from .fast_insert import insert_rows
 from .redaction import seal_arguments
 
 #: Longest error text kept on a job row (the full text stays on the event).
@@ -206,8 +207,8 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
         # No savepoint: enqueue() runs inside the caller's transaction, and a failed insert
         # must fail that transaction anyway.
         with transaction.atomic(savepoint=False):
-            job.save(force_insert=True)
-            event.save(force_insert=True)
+            insert_rows(job, event)
+        job._state.adding = False
         return job
 
     def mark_sent(
