@@ -31,8 +31,9 @@ check: $(BIN)/.installed  ## Django checks, migrations up to date, ruff, mypy
 	$(BIN)/ruff check .
 	$(BIN)/mypy .
 
-bench: $(BIN)/.installed  ## Run the quick benchmark suite (see bench/README.md)
-	$(BIN)/python bench/run.py
+bench: $(BIN)/.installed  ## Quick benchmarks: enqueue and worker throughput ratios (bench/README.md)
+	$(BIN)/python bench/run.py --rounds 3
+	$(BIN)/python bench/worker_throughput.py --jobs 2000 --rounds 3 --workers 1x8
 
 browser:  ## Install Debian's chromium for the browser tests (apt-get; needs root)
 	command -v chromium >/dev/null || apt-get install -y --no-install-recommends chromium \
