@@ -1,6 +1,6 @@
-"""The worker's two hot transitions (claim, success) for a batch of jobs, all in one go.
+"""The ledger's hot transitions (claim, success, sent) for a batch of jobs, all in one go.
 
-The same rules as `JobManager.claim` and `JobManager.mark_succeeded` (a conditional UPDATE that
+The same rules as `JobManager.claim`, `mark_succeeded` and `mark_sent` (a conditional UPDATE that
 cannot move a job backwards, plus its event, atomically), written as set-based SQL because they
 run for every job: per job, the ORM's version costs two transactions, eight round trips and about
 1 ms of Python (docs/PERFORMANCE.md). On PostgreSQL a whole batch is one statement (UPDATEs and

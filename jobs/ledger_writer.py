@@ -1,5 +1,7 @@
-"""LedgerWriter: one thread per worker process writes the claims and successes of all its worker
-threads together (group commit), instead of every thread paying its own transactions.
+"""LedgerWriter: one thread per process writes the ledger writes of all its threads together
+(group commit), instead of every thread paying its own transactions: in a worker, the claims and
+successes of its worker threads; in any process, the "queued" records of its sends
+(`background_writer()`, which nobody waits for: see `LedgerWriter.sent`).
 
 A worker thread hands its write over and waits for it, as it would for its own transaction: the
 claim must be settled before the actor runs (it is what refuses duplicates), the success before
@@ -109,7 +111,12 @@ class _Handover:
 
 
 class LedgerWriter:
-    """Group-commits claims and successes for the threads of one worker process."""
+    """Group-commits the ledger writes that the threads of one process hand over: claims and
+    successes (a worker's threads, which wait for them) and sends (fire and forget).
+
+    `threads`: writer threads sharing the queue. One is the measured best (docs/PERFORMANCE.md:
+    two made smaller batches that contend for the GIL and the database).
+    """
 
     def __init__(self, *, worker_id: str, threads: int = 1, using: str = "default") -> None:
         self.worker_id = worker_id
