@@ -113,7 +113,8 @@ def test_queued_jobs_survive_a_redis_restart_through_its_append_only_file(
 ):
     client = Client()
     statuses = [sign_up_timed(client, f"queued{n}@example.com")[0] for n in range(5)]
-    assert Job.objects.filter(status=JobStatus.QUEUED).count() == 5  # in Redis, no worker yet
+    # In Redis, no worker yet; "queued" is recorded in the background just after each request.
+    wait_for(lambda: Job.objects.filter(status=JobStatus.QUEUED).count() == 5, 5)
 
     own_redis.stop()  # what stopping `make run` does to the embedded server
     own_redis.start()
