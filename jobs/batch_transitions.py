@@ -16,6 +16,7 @@ models.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,27 @@ from .models import EventKind, Job, JobEvent, JobStatus
 
 if TYPE_CHECKING:
     from .ledger_writer import ClaimRequest, SentRequest, SuccessRequest
+
+#: How each column type travels inside the JSON parameter (PostgreSQL) ...
+_JSON_VALUE: dict[str, Callable[[Any], Any]] = {
+    "uuid": str,
+    "integer": int,
+    "varchar": str,
+    "text": str,
+    "timestamptz": lambda v: None if v is None else v.isoformat(),
+    "interval": lambda v: v // dt.timedelta(microseconds=1),
+    "jsonb": lambda v: v,
+}
+#: ... and how the statement reads it back from element `e`, column `i`.
+_JSON_COLUMN = {
+    "uuid": "(e->>{i})::uuid",
+    "integer": "(e->>{i})::integer",
+    "varchar": "(e->>{i})::varchar",
+    "text": "(e->>{i})::text",
+    "timestamptz": "(e->>{i})::timestamptz",
+    "interval": "((e->>{i}) || ' microseconds')::interval",
+    "jsonb": "NULLIF((e->{i})::jsonb, 'null'::jsonb)",  # JSON null: no result (SQL NULL)
+}
 
 #: psycopg prepares a statement after this many runs: never, but `prepare=True` still works.
 PREPARE_NEVER_AUTOMATICALLY = 2**31
@@ -66,7 +88,7 @@ def write_batch(
     at = prep.datetime(now)
     parts = []
     if claims:
-        parts.append(_claims(prep, claims, worker_id=worker_id, at=at))
+        parts.append(_claims(prep, claims, worker_id=worker_id, now=now, at=at))
     if successes:
         parts.append(_successes(prep, successes, now=now, at=at))
     if sends:
@@ -122,7 +144,9 @@ class _Part:
         return f"SELECT '{self.which}', id FROM {self.which}"  # noqa: S608 (names of ours)
 
 
-def _claims(prep: _Prep, claims: Sequence[ClaimRequest], *, worker_id: str, at: Any) -> _Part:
+def _claims(
+    prep: _Prep, claims: Sequence[ClaimRequest], *, worker_id: str, now: dt.datetime, at: Any
+) -> _Part:
     table = Job._meta.db_table
     statuses = sorted(JobStatus.unfinished())
     rows, params = prep.rows(
@@ -148,7 +172,7 @@ def _claims(prep: _Prep, claims: Sequence[ClaimRequest], *, worker_id: str, at: 
         event_select="SELECT id, %s, %s, attempts, worker, '', '', '', NULL FROM claimed",
         event_params=[EventKind.STARTED, at],
         events=lambda rows: [
-            (job_id, EventKind.STARTED, at, attempts, worker, "", None)
+            (job_id, EventKind.STARTED, now, attempts, worker, "", None)
             for job_id, attempts, worker in rows
         ],
     )
@@ -159,10 +183,7 @@ def _successes(
 ) -> _Part:
     table = Job._meta.db_table
     rows, params = prep.rows(
-        [
-            (r.job_id, r.attempt, r.worker, prep.duration(now - r.started_at), prep.json(r.result))
-            for r in successes
-        ],
+        [(r.job_id, r.attempt, r.worker, now - r.started_at, r.result) for r in successes],
         ("uuid", "integer", "varchar", "interval", "jsonb"),
     )
     return _Part(
@@ -186,7 +207,7 @@ def _successes(
         event_select="SELECT id, %s, %s, attempt, worker, '', '', '', NULL FROM s",
         event_params=[EventKind.SUCCEEDED, at],
         events=lambda rows: [
-            (r.job_id, EventKind.SUCCEEDED, at, r.attempt, r.worker, "", None) for r in successes
+            (r.job_id, EventKind.SUCCEEDED, now, r.attempt, r.worker, "", None) for r in successes
         ],
     )
 
@@ -194,7 +215,7 @@ def _successes(
 def _sends(prep: _Prep, sends: Sequence[SentRequest]) -> _Part:
     table = Job._meta.db_table
     rows, params = prep.rows(
-        [(r.job_id, prep.datetime(r.at), prep.eta(r.eta), r.kind, r.note) for r in sends],
+        [(r.job_id, r.at, r.eta, r.kind, r.note) for r in sends],
         ("uuid", "timestamptz", "timestamptz", "varchar", "text"),
     )
     return _Part(
@@ -212,9 +233,7 @@ def _sends(prep: _Prep, sends: Sequence[SentRequest]) -> _Part:
         # The event is written even if a worker claimed the job first: the send came before.
         event_select="SELECT id, kind, at, 0, '', '', note, '', eta FROM q",
         event_params=[],
-        events=lambda rows: [
-            (r.job_id, r.kind, prep.datetime(r.at), 0, "", r.note, prep.eta(r.eta)) for r in sends
-        ],
+        events=lambda rows: [(r.job_id, r.kind, r.at, 0, "", r.note, r.eta) for r in sends],
     )
 
 
@@ -279,37 +298,36 @@ class _Prep:
         self._result = Job._meta.get_field("result")
 
     def rows(self, rows: list[tuple[Any, ...]], types: tuple[str, ...]) -> tuple[str, list[Any]]:
-        """A parenthesized row source for a CTE, and its params.
+        """A parenthesized row source for a CTE, and its params, from Python values.
 
-        PostgreSQL: `NOT MATERIALIZED (SELECT * FROM unnest(%s::uuid[], ...))`, one typed array
-        per column: the statement's text is the same for every batch size and cheap to plan,
+        PostgreSQL: `NOT MATERIALIZED (SELECT ... FROM json_array_elements(%s::json) e)`:
+        all rows in one JSON parameter (one `json.dumps`, where psycopg would adapt every
+        element of typed arrays in Python), the statement's text the same for every batch size,
         and, inlined, the planner sees how many rows it joins (a materialized CTE once made it
         scan the status index instead of the primary key). SQLite: `(VALUES (%s, ...), ...)`.
         """
-        params: list[Any] = []
         if self.postgres:
-            columns = list(zip(*rows, strict=True))
-            params.append([self._pk.get_db_prep_value(v, self.connection) for v in columns[0]])
-            params.extend(list(column) for column in columns[1:])
-            arrays = ", ".join(f"%s::{t}[]" for t in types)
-            return f"NOT MATERIALIZED (SELECT * FROM unnest({arrays}))", params  # noqa: S608
-        for values in rows:  # the first value of every row is a job id
-            params.append(self._pk.get_db_prep_value(values[0], self.connection))
-            params.extend(values[1:])
+            data = [[_JSON_VALUE[t](v) for v, t in zip(row, types, strict=True)] for row in rows]
+            columns = ", ".join(_JSON_COLUMN[t].format(i=i) for i, t in enumerate(types))
+            source = f"NOT MATERIALIZED (SELECT {columns} FROM json_array_elements(%s::json) e)"  # noqa: S608
+            return source, [json.dumps(data)]
+        params = [self._sqlite_value(v, t) for row in rows for v, t in zip(row, types, strict=True)]
         row = "(" + ", ".join(["%s"] * len(types)) + ")"
         return "(VALUES " + ", ".join([row] * len(rows)) + ")", params
 
+    def _sqlite_value(self, value: Any, type_: str) -> Any:
+        if type_ == "uuid":
+            return self._pk.get_db_prep_value(value, self.connection)
+        if type_ == "timestamptz":
+            return None if value is None else self.datetime(value)
+        if type_ == "interval":
+            return self._duration.get_db_prep_value(value, self.connection)
+        if type_ == "jsonb":
+            return self._result.get_db_prep_save(value, self.connection)
+        return value
+
     def datetime(self, value: dt.datetime) -> Any:
         return self.connection.ops.adapt_datetimefield_value(value)
-
-    def eta(self, value: dt.datetime | None) -> Any:
-        return None if value is None else self.datetime(value)
-
-    def duration(self, value: dt.timedelta) -> Any:
-        return self._duration.get_db_prep_value(value, self.connection)
-
-    def json(self, value: Any) -> Any:
-        return self._result.get_db_prep_save(value, self.connection)
 
     def uuid(self, value: Any) -> uuid.UUID:
         return value if isinstance(value, uuid.UUID) else uuid.UUID(value)

@@ -88,18 +88,28 @@ class WriterStoppedError(Exception):
 class _Handover:
     """One write handed to the writer thread, and its outcome for the waiting caller."""
 
-    __slots__ = ("request", "deadline", "done", "result", "error")
+    __slots__ = ("request", "deadline", "_waiting", "settled", "result", "error")
 
     def __init__(self, request: Request, deadline: float) -> None:
         self.request = request
         self.deadline = deadline
-        self.done = threading.Event()
+        # A lock held until the outcome is in: cheaper than an Event (a Condition and a new
+        # waiter lock per wait), and this is paid twice per job.
+        self._waiting = threading.Lock()
+        self._waiting.acquire()
+        self.settled = False
         self.result: Any = None
         self.error: BaseException | None = None
 
+    def wait(self, timeout: float) -> bool:
+        return self._waiting.acquire(timeout=timeout)
+
     def settle(self, result: Any = None, error: BaseException | None = None) -> None:
+        if self.settled:
+            return  # once only: the lock is released once
         self.result, self.error = result, error
-        self.done.set()
+        self.settled = True
+        self._waiting.release()
         if error is not None and isinstance(self.request, SentRequest):
             # Nobody waits for a send's record: its failure is reported here instead.
             logger.error(
@@ -184,7 +194,7 @@ class LedgerWriter:
             return None
         # The writer settles every handover (even on its own bugs); the timeout only guards
         # against a writer thread killed from outside.
-        if not handover.done.wait(budget + 60):
+        if not handover.wait(budget + 60):
             raise OperationalError("the ledger writer did not answer")
         if handover.error is not None:
             raise handover.error
@@ -239,7 +249,7 @@ class LedgerWriter:
                 for handover in pending:
                     if handover.deadline < give_up:
                         handover.settle(error=exc)
-                pending = [h for h in pending if not h.done.is_set()]
+                pending = [h for h in pending if not h.settled]
                 logger.warning(
                     "Ledger batch of %d write(s) failed (try %d); retrying %d.",
                     len(batch),

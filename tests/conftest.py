@@ -67,6 +67,17 @@ def _clean_broker(request: pytest.FixtureRequest) -> Iterator[None]:
         dramatiq.get_broker().flush_all()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _background_writer_stopped_before_teardown(django_db_setup: Any) -> Iterator[None]:
+    """The background writer (jobs/ledger_writer.py) keeps a connection to the test database:
+    flushed and closed before pytest-django drops that database."""
+    yield
+    from jobs import ledger_writer
+
+    if ledger_writer._background is not None:
+        ledger_writer._background[1].stop(10)
+
+
 @pytest.fixture(autouse=True)
 def _test_settings(settings: Any, tmp_path: Path) -> None:
     settings.MEDIA_ROOT = str(tmp_path / "media")
