@@ -20,6 +20,7 @@ import json
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from django.db import connections, transaction
@@ -86,7 +87,7 @@ def write_batch(
     connection = connections[using]
     prep = _Prep(connection)
     at = prep.datetime(now)
-    parts = []
+    parts: list[_Rows] = []
     if claims:
         parts.append(_claims(prep, claims, worker_id=worker_id, now=now, at=at))
     if successes:
@@ -95,10 +96,10 @@ def write_batch(
         parts.append(_sends(prep, sends))
     outcome = BatchOutcome()
     if connection.vendor == "postgresql":
-        ctes = ", ".join(part.ctes for part in parts)
-        select = " UNION ALL ".join(part.select for part in parts)
         rows = _execute_prepared(
-            connection, f"WITH {ctes} {select}", [p for part in parts for p in part.params]
+            connection,
+            _postgres_statement(tuple(part.sql for part in parts)),
+            [p for part in parts for p in part.params],
         )
         for which, job_id in rows:
             getattr(outcome, which).add(prep.uuid(job_id))
@@ -106,27 +107,24 @@ def write_batch(
     with transaction.atomic(using=using), connection.cursor() as cursor:
         for part in parts:
             cursor.execute(
-                f"WITH {part.values} {part.update}", part.values_params + part.update_params
+                f"WITH {part.sql.values} {part.sql.update}",
+                part.values_params + part.update_params,
             )
             returned = cursor.fetchall()
-            events = part.events(returned)
-            _insert_events(cursor, prep, events)
-            getattr(outcome, part.which).update(prep.uuid(row[0]) for row in returned)
+            _insert_events(cursor, prep, part.events(returned))
+            getattr(outcome, part.sql.which).update(prep.uuid(row[0]) for row in returned)
     return outcome
 
 
-@dataclass
-class _Part:
-    """One kind of write in a batch, as SQL for both databases."""
+@dataclass(frozen=True)
+class _Sql:
+    """One kind of write in a batch, as SQL: the same text for every batch on PostgreSQL (its
+    rows travel in one JSON parameter), so it is built once (`_sql`)."""
 
     which: str  # the BatchOutcome set its ids go to
     values: str  # `name (columns) AS (rows)`: see _Prep.rows
-    values_params: list[Any]
     update: str  # UPDATE ... FROM name ... RETURNING id, ...
-    update_params: list[Any]
-    event_select: str  # PostgreSQL: the events' rows, as a SELECT (params: event_params)
-    event_params: list[Any]
-    events: Callable[[list[tuple[Any, ...]]], list[tuple[Any, ...]]]  # SQLite: from RETURNING
+    event_select: str  # PostgreSQL: the events' rows, as a SELECT
 
     @property
     def ctes(self) -> str:
@@ -136,40 +134,104 @@ class _Part:
         )
 
     @property
-    def params(self) -> list[Any]:
-        return self.values_params + self.update_params + self.event_params
-
-    @property
     def select(self) -> str:
         return f"SELECT '{self.which}', id FROM {self.which}"  # noqa: S608 (names of ours)
 
 
-def _claims(
-    prep: _Prep, claims: Sequence[ClaimRequest], *, worker_id: str, now: dt.datetime, at: Any
-) -> _Part:
-    table = Job._meta.db_table
-    statuses = sorted(JobStatus.unfinished())
-    rows, params = prep.rows(
-        [(r.job_id, r.retries, r.worker, r.delivery_id) for r in claims],
-        ("uuid", "integer", "varchar", "varchar"),
-    )
-    return _Part(
-        which="claimed",
-        values=f"c (id, retries, worker, delivery_id) AS {rows}",
-        values_params=params,
+@dataclass
+class _Rows:
+    """One kind of write in a batch: its SQL and this batch's values."""
+
+    sql: _Sql
+    values_params: list[Any]
+    update_params: list[Any]
+    event_params: list[Any]
+    events: Callable[[list[tuple[Any, ...]]], list[tuple[Any, ...]]]  # SQLite: from RETURNING
+
+    @property
+    def params(self) -> list[Any]:
+        return self.values_params + self.update_params + self.event_params
+
+
+@cache
+def _postgres_statement(parts: tuple[_Sql, ...]) -> str:
+    ctes = ", ".join(part.ctes for part in parts)
+    return f"WITH {ctes} " + " UNION ALL ".join(part.select for part in parts)
+
+
+_TABLE = Job._meta.db_table
+_UNFINISHED = tuple(sorted(JobStatus.unfinished()))
+_CLAIM_TYPES = ("uuid", "integer", "varchar", "varchar")
+_SUCCESS_TYPES = ("uuid", "integer", "varchar", "interval", "jsonb")
+_SENT_TYPES = ("uuid", "timestamptz", "timestamptz", "varchar", "text")
+
+
+@cache
+def _sql(which: str, rows: str) -> _Sql:
+    """The SQL of one kind of write whose rows come from `rows` (see _Prep.rows)."""
+    table = _TABLE
+    if which == "claimed":
+        return _Sql(
+            which,
+            values=f"c (id, retries, worker, delivery_id) AS {rows}",
+            update=f"""
+                UPDATE {table} SET
+                    status = %s, attempts = c.retries + 1, started_at = %s,
+                    first_started_at = COALESCE(first_started_at, %s), finished_at = NULL,
+                    next_eta = NULL, worker = c.worker, worker_id = %s,
+                    delivery_id = c.delivery_id
+                FROM c
+                WHERE {table}.id = c.id
+                  AND {table}.status IN ({", ".join(["%s"] * len(_UNFINISHED))})
+                  AND {table}.attempts <= c.retries
+                RETURNING {table}.id, {table}.attempts, {table}.worker
+            """,  # noqa: S608 (names from the models, values as parameters)
+            event_select="SELECT id, %s, %s, attempts, worker, '', '', '', NULL FROM claimed",
+        )
+    if which == "moved":
+        # `status || ''`: no index on status here. Running rows are few, so the planner liked
+        # the status index, which holds an entry for every running row not yet vacuumed
+        # (thousands on a busy ledger); the primary key finds each job in one probe.
+        return _Sql(
+            which,
+            values=f"s (id, attempt, worker, duration, result) AS {rows}",
+            update=f"""
+                UPDATE {table} SET
+                    status = %s, finished_at = %s, duration = s.duration, result = s.result,
+                    last_error = '', error_type = '', error_group = ''
+                FROM s
+                WHERE {table}.id = s.id AND ({table}.status || '') = %s
+                  AND {table}.attempts = s.attempt
+                RETURNING {table}.id
+            """,  # noqa: S608 (names from the models, values as parameters)
+            # The event is written whether or not the job moved (as mark_succeeded does).
+            event_select="SELECT id, %s, %s, attempt, worker, '', '', '', NULL FROM s",
+        )
+    return _Sql(
+        which,
+        values=f"q (id, at, eta, kind, note) AS {rows}",
         update=f"""
             UPDATE {table} SET
-                status = %s, attempts = c.retries + 1, started_at = %s,
-                first_started_at = COALESCE(first_started_at, %s), finished_at = NULL,
-                next_eta = NULL, worker = c.worker, worker_id = %s, delivery_id = c.delivery_id
-            FROM c
-            WHERE {table}.id = c.id
-              AND {table}.status IN ({", ".join(["%s"] * len(statuses))})
-              AND {table}.attempts <= c.retries
-            RETURNING {table}.id, {table}.attempts, {table}.worker
+                status = %s, queued_at = q.at, next_eta = q.eta, relay_lease_until = NULL
+            FROM q
+            WHERE {table}.id = q.id AND ({table}.status || '') = %s
+            RETURNING {table}.id
         """,  # noqa: S608 (names from the models, values as parameters)
-        update_params=[JobStatus.RUNNING, at, at, worker_id, *statuses],
-        event_select="SELECT id, %s, %s, attempts, worker, '', '', '', NULL FROM claimed",
+        # The event is written even if a worker claimed the job first: the send came before.
+        event_select="SELECT id, kind, at, 0, '', '', note, '', eta FROM q",
+    )
+
+
+def _claims(
+    prep: _Prep, claims: Sequence[ClaimRequest], *, worker_id: str, now: dt.datetime, at: Any
+) -> _Rows:
+    rows, params = prep.rows(
+        [(r.job_id, r.retries, r.worker, r.delivery_id) for r in claims], _CLAIM_TYPES
+    )
+    return _Rows(
+        _sql("claimed", rows),
+        values_params=params,
+        update_params=[JobStatus.RUNNING, at, at, worker_id, *_UNFINISHED],
         event_params=[EventKind.STARTED, at],
         events=lambda rows: [
             (job_id, EventKind.STARTED, now, attempts, worker, "", None)
@@ -180,31 +242,15 @@ def _claims(
 
 def _successes(
     prep: _Prep, successes: Sequence[SuccessRequest], *, now: dt.datetime, at: Any
-) -> _Part:
-    table = Job._meta.db_table
+) -> _Rows:
     rows, params = prep.rows(
         [(r.job_id, r.attempt, r.worker, now - r.started_at, r.result) for r in successes],
-        ("uuid", "integer", "varchar", "interval", "jsonb"),
+        _SUCCESS_TYPES,
     )
-    return _Part(
-        which="moved",
-        values=f"s (id, attempt, worker, duration, result) AS {rows}",
+    return _Rows(
+        _sql("moved", rows),
         values_params=params,
-        update=f"""
-            UPDATE {table} SET
-                status = %s, finished_at = %s, duration = s.duration, result = s.result,
-                last_error = '', error_type = '', error_group = ''
-            FROM s
-            WHERE {table}.id = s.id AND ({table}.status || '') = %s
-              AND {table}.attempts = s.attempt
-            RETURNING {table}.id
-        """,  # noqa: S608 (names from the models, values as parameters)
-        # `status || ''`: no index on status for this one. Running rows are few, so the planner
-        # liked the status index, which holds an entry for every running row not yet vacuumed
-        # (thousands on a busy ledger); the primary key finds each job in one probe.
         update_params=[JobStatus.SUCCEEDED, at, JobStatus.RUNNING],
-        # The event is written whether or not the job moved (as mark_succeeded does).
-        event_select="SELECT id, %s, %s, attempt, worker, '', '', '', NULL FROM s",
         event_params=[EventKind.SUCCEEDED, at],
         events=lambda rows: [
             (r.job_id, EventKind.SUCCEEDED, now, r.attempt, r.worker, "", None) for r in successes
@@ -212,26 +258,12 @@ def _successes(
     )
 
 
-def _sends(prep: _Prep, sends: Sequence[SentRequest]) -> _Part:
-    table = Job._meta.db_table
-    rows, params = prep.rows(
-        [(r.job_id, r.at, r.eta, r.kind, r.note) for r in sends],
-        ("uuid", "timestamptz", "timestamptz", "varchar", "text"),
-    )
-    return _Part(
-        which="sent",
-        values=f"q (id, at, eta, kind, note) AS {rows}",
+def _sends(prep: _Prep, sends: Sequence[SentRequest]) -> _Rows:
+    rows, params = prep.rows([(r.job_id, r.at, r.eta, r.kind, r.note) for r in sends], _SENT_TYPES)
+    return _Rows(
+        _sql("sent", rows),
         values_params=params,
-        update=f"""
-            UPDATE {table} SET
-                status = %s, queued_at = q.at, next_eta = q.eta, relay_lease_until = NULL
-            FROM q
-            WHERE {table}.id = q.id AND ({table}.status || '') = %s
-            RETURNING {table}.id
-        """,  # noqa: S608 (names from the models, values as parameters)
         update_params=[JobStatus.QUEUED, JobStatus.PENDING],
-        # The event is written even if a worker claimed the job first: the send came before.
-        event_select="SELECT id, kind, at, 0, '', '', note, '', eta FROM q",
         event_params=[],
         events=lambda rows: [(r.job_id, r.kind, r.at, 0, "", r.note, r.eta) for r in sends],
     )
@@ -287,6 +319,12 @@ def _insert_events(cursor: Any, prep: _Prep, events: list[tuple[Any, ...]]) -> N
     cursor.execute(f"{_EVENTS_INSERT} {rows[1:-1]}", params)  # rows: "(VALUES ...)"
 
 
+@cache
+def _json_rows(types: tuple[str, ...]) -> str:
+    columns = ", ".join(_JSON_COLUMN[t].format(i=i) for i, t in enumerate(types))
+    return f"NOT MATERIALIZED (SELECT {columns} FROM json_array_elements(%s::json) e)"  # noqa: S608
+
+
 class _Prep:
     """Values as the models' fields would send them to this database."""
 
@@ -308,9 +346,7 @@ class _Prep:
         """
         if self.postgres:
             data = [[_JSON_VALUE[t](v) for v, t in zip(row, types, strict=True)] for row in rows]
-            columns = ", ".join(_JSON_COLUMN[t].format(i=i) for i, t in enumerate(types))
-            source = f"NOT MATERIALIZED (SELECT {columns} FROM json_array_elements(%s::json) e)"  # noqa: S608
-            return source, [json.dumps(data)]
+            return _json_rows(types), [json.dumps(data)]
         params = [self._sqlite_value(v, t) for row in rows for v, t in zip(row, types, strict=True)]
         row = "(" + ", ".join(["%s"] * len(types)) + ")"
         return "(VALUES " + ", ".join([row] * len(rows)) + ")", params
