@@ -43,11 +43,12 @@ class Finding:
     action: str
 
 
-def broker_messages(broker: Any) -> dict[str, str]:
+def broker_messages(broker: Any, *, dead_only: bool = False) -> dict[str, str]:
     """Every message id Redis holds, with where: waiting/being processed, delayed, dead."""
     client, namespace = broker.client, broker.namespace
     where: dict[str, str] = {}
-    for raw_key in client.scan_iter(match=f"{namespace}:*.msgs", count=1000):
+    pattern = f"{namespace}:*.XQ.msgs" if dead_only else f"{namespace}:*.msgs"
+    for raw_key in client.scan_iter(match=pattern, count=1000):
         key = raw_key.decode() if isinstance(raw_key, bytes) else raw_key
         place = (
             "dead"
@@ -73,11 +74,21 @@ def live_workers(broker: Any) -> set[str]:
 def reconcile(*, repair: bool) -> list[Finding]:
     broker: Any = dramatiq.get_broker()
     now = timezone.now()
-    in_redis = broker_messages(broker)
     alive = live_workers(broker)
+    # The ledger's suspects first: only they need Redis's live and delayed messages, which are
+    # every queued job's (decoding them all took the GIL from a busy worker for seconds).
+    started_before = now - dt.timedelta(milliseconds=broker.heartbeat_timeout)
+    orphans = list(
+        Job.objects.running().filter(started_at__lt=started_before).exclude(worker_id__in=alive)
+    )
+    overdue = list(
+        Job.objects.filter(status=JobStatus.RETRYING, next_eta__lt=now - OVERDUE)
+        | Job.objects.filter(status=JobStatus.QUEUED, queued_at__lt=now - OVERDUE)
+    )
+    in_redis = broker_messages(broker, dead_only=not (orphans or overdue))
     findings = [
-        *_running_without_worker(now, in_redis, alive, broker.heartbeat_timeout, repair),
-        *_overdue_without_message(now, in_redis, repair),
+        *_running_without_worker(orphans, in_redis, repair),
+        *_overdue_without_message(overdue, in_redis, repair),
         *_dead_lettered_but_unfinished(in_redis, repair),
     ]
     grace = dt.timedelta(seconds=settings.RELAY_GRACE_SECONDS)
@@ -90,12 +101,9 @@ def reconcile(*, repair: bool) -> list[Finding]:
 
 
 def _running_without_worker(
-    now: dt.datetime, in_redis: dict[str, str], alive: set[str], heartbeat_ms: int, repair: bool
+    orphans: list[Job], in_redis: dict[str, str], repair: bool
 ) -> Iterator[Finding]:
-    started_before = now - dt.timedelta(milliseconds=heartbeat_ms)
-    for job in (
-        Job.objects.running().filter(started_at__lt=started_before).exclude(worker_id__in=alive)
-    ):
+    for job in orphans:
         problem = f"running, but worker {job.worker or '?'} stopped heart-beating"
         if in_redis.get(str(job.id)) == "live":
             yield Finding(job.id, problem, "none: the broker redelivers its message")
@@ -112,11 +120,8 @@ def _running_without_worker(
 
 
 def _overdue_without_message(
-    now: dt.datetime, in_redis: dict[str, str], repair: bool
+    overdue: list[Job], in_redis: dict[str, str], repair: bool
 ) -> Iterator[Finding]:
-    overdue = Job.objects.filter(
-        status=JobStatus.RETRYING, next_eta__lt=now - OVERDUE
-    ) | Job.objects.filter(status=JobStatus.QUEUED, queued_at__lt=now - OVERDUE)
     for job in overdue:
         if str(job.id) in in_redis:
             continue  # waiting its turn in a long queue
