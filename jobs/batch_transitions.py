@@ -167,9 +167,19 @@ _SENT_TYPES = ("uuid", "timestamptz", "timestamptz", "varchar", "text")
 
 
 @cache
-def _sql(which: str, rows: str) -> _Sql:
-    """The SQL of one kind of write whose rows come from `rows` (see _Prep.rows)."""
+def _sql(which: str, rows: str, *, postgres: bool) -> _Sql:
+    """The SQL of one kind of write whose rows come from `rows` (see _Prep.rows).
+
+    The jobs are found by primary key only: `status || ''` keeps the planner off the status
+    index (it holds an entry for every unfinished job, thousands in a backlog, and for every
+    row not yet vacuumed), and on PostgreSQL `id = ANY(ARRAY(...))` gives the plan an index
+    condition on the ids themselves (see _WRITER_SESSION).
+    """
     table = _TABLE
+
+    def probe(name: str) -> str:
+        return f" AND {table}.id = ANY(ARRAY(SELECT id FROM {name}))" if postgres else ""
+
     if which == "claimed":
         return _Sql(
             which,
@@ -181,17 +191,14 @@ def _sql(which: str, rows: str) -> _Sql:
                     next_eta = NULL, worker = c.worker, worker_id = %s,
                     delivery_id = c.delivery_id
                 FROM c
-                WHERE {table}.id = c.id
-                  AND {table}.status IN ({", ".join(["%s"] * len(_UNFINISHED))})
+                WHERE {table}.id = c.id{probe("c")}
+                  AND ({table}.status || '') IN ({", ".join(["%s"] * len(_UNFINISHED))})
                   AND {table}.attempts <= c.retries
                 RETURNING {table}.id, {table}.attempts, {table}.worker
             """,  # noqa: S608 (names from the models, values as parameters)
             event_select="SELECT id, %s, %s, attempts, worker, '', '', '', NULL FROM claimed",
         )
     if which == "moved":
-        # `status || ''`: no index on status here. Running rows are few, so the planner liked
-        # the status index, which holds an entry for every running row not yet vacuumed
-        # (thousands on a busy ledger); the primary key finds each job in one probe.
         return _Sql(
             which,
             values=f"s (id, attempt, worker, duration, result) AS {rows}",
@@ -200,7 +207,7 @@ def _sql(which: str, rows: str) -> _Sql:
                     status = %s, finished_at = %s, duration = s.duration, result = s.result,
                     last_error = '', error_type = '', error_group = ''
                 FROM s
-                WHERE {table}.id = s.id AND ({table}.status || '') = %s
+                WHERE {table}.id = s.id{probe("s")} AND ({table}.status || '') = %s
                   AND {table}.attempts = s.attempt
                 RETURNING {table}.id
             """,  # noqa: S608 (names from the models, values as parameters)
@@ -214,7 +221,7 @@ def _sql(which: str, rows: str) -> _Sql:
             UPDATE {table} SET
                 status = %s, queued_at = q.at, next_eta = q.eta, relay_lease_until = NULL
             FROM q
-            WHERE {table}.id = q.id AND ({table}.status || '') = %s
+            WHERE {table}.id = q.id{probe("q")} AND ({table}.status || '') = %s
             RETURNING {table}.id
         """,  # noqa: S608 (names from the models, values as parameters)
         # The event is written even if a worker claimed the job first: the send came before.
@@ -229,7 +236,7 @@ def _claims(
         [(r.job_id, r.retries, r.worker, r.delivery_id) for r in claims], _CLAIM_TYPES
     )
     return _Rows(
-        _sql("claimed", rows),
+        _sql("claimed", rows, postgres=prep.postgres),
         values_params=params,
         update_params=[JobStatus.RUNNING, at, at, worker_id, *_UNFINISHED],
         event_params=[EventKind.STARTED, at],
@@ -248,7 +255,7 @@ def _successes(
         _SUCCESS_TYPES,
     )
     return _Rows(
-        _sql("moved", rows),
+        _sql("moved", rows, postgres=prep.postgres),
         values_params=params,
         update_params=[JobStatus.SUCCEEDED, at, JobStatus.RUNNING],
         event_params=[EventKind.SUCCEEDED, at],
@@ -261,12 +268,25 @@ def _successes(
 def _sends(prep: _Prep, sends: Sequence[SentRequest]) -> _Rows:
     rows, params = prep.rows([(r.job_id, r.at, r.eta, r.kind, r.note) for r in sends], _SENT_TYPES)
     return _Rows(
-        _sql("sent", rows),
+        _sql("sent", rows, postgres=prep.postgres),
         values_params=params,
         update_params=[JobStatus.QUEUED, JobStatus.PENDING],
         event_params=[],
         events=lambda rows: [(r.job_id, r.kind, r.at, 0, "", r.note, r.eta) for r in sends],
     )
+
+
+#: The writer connection's settings. Prepared statements only (Django's queries are not): plan
+#: once, not per batch. That one plan must probe each job by its primary key whatever the
+#: statistics say when it is made: the planner takes `json_array_elements` for 100 rows, so on
+#: a table of a few thousand jobs (or never analyzed) it chose a hash join over a scan of the
+#: whole table, or of every unfinished job, and kept it for the connection's life (a full scan
+#: per batch: 5x slower on an 8,000-job backlog). Without scans and hash/merge joins to choose
+#: from, only nested loops over the primary key remain (tests/jobs/test_batch_plans.py).
+_WRITER_SESSION = (
+    "SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off;"
+    " SET enable_bitmapscan = off; SET enable_hashjoin = off; SET enable_mergejoin = off"
+)
 
 
 def _execute_prepared(connection: BaseDatabaseWrapper, sql: str, params: list[Any]) -> list[Any]:
@@ -288,8 +308,7 @@ def _execute_prepared(connection: BaseDatabaseWrapper, sql: str, params: list[An
     with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
         if raw.prepare_threshold is None:  # a new connection
             raw.prepare_threshold = PREPARE_NEVER_AUTOMATICALLY
-            # Prepared statements only (Django's queries are not): plan once, not per batch.
-            cursor.execute("SET plan_cache_mode = force_generic_plan")
+            cursor.execute(_WRITER_SESSION)
         cursor.execute(sql, params, prepare=True)
         return cursor.fetchall()
 
