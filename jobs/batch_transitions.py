@@ -178,7 +178,7 @@ def _sql(which: str, rows: str, *, postgres: bool) -> _Sql:
     table = _TABLE
 
     def probe(name: str) -> str:
-        return f" AND {table}.id = ANY(ARRAY(SELECT id FROM {name}))" if postgres else ""
+        return f" AND {table}.id = ANY(ARRAY(SELECT id FROM {name}))" if postgres else ""  # noqa: S608
 
     if which == "claimed":
         return _Sql(

@@ -22,6 +22,8 @@ from typing import Any
 from dramatiq.brokers import redis as dramatiq_redis
 from dramatiq.errors import DecodeError
 
+from .deferred_acks import HOLD_ATTRIBUTE, AckHold
+
 logger = logging.getLogger(__name__)
 
 
@@ -32,6 +34,25 @@ class PoisonTolerantConsumer(dramatiq_redis._RedisConsumer):
                 return super().__next__()
             except DecodeError as error:
                 self.set_aside(error.data, error.error)
+
+    def ack(self, message: Any) -> None:
+        self._after_ledger_write(message, super().ack)
+
+    def nack(self, message: Any) -> None:
+        self._after_ledger_write(message, super().nack)
+
+    def _after_ledger_write(self, message: Any, ack: Callable[[Any], None]) -> None:
+        """Ack now, or once the job's ledger write is committed (jobs/deferred_acks.py)."""
+        hold: AckHold | None = getattr(message, HOLD_ATTRIBUTE, None)
+        if hold is None:
+            ack(message)
+            return
+        setattr(message, HOLD_ATTRIBUTE, None)
+        # Done with here: the prefetch may replace it now (Dramatiq's consumer fetches nothing,
+        # and backs off, while fetched-but-unacked messages fill it). Until its ack the message
+        # stays in Redis's set of this worker's unacked messages, recovered if the worker dies.
+        self.queued_message_ids.discard(message.message_id)
+        hold.then(lambda: ack(message))
 
     def set_aside(self, data: bytes, error: BaseException) -> None:
         """Move an undecodable payload out of the queue and record it (rare: may scan a set)."""
@@ -60,6 +81,9 @@ class PoisonTolerantConsumer(dramatiq_redis._RedisConsumer):
 
 
 class RedisBroker(dramatiq_redis.RedisBroker):
+    #: Its consumers ack a message whose ledger write is pending once it is committed.
+    acks_after_ledger_writes = True
+
     def __init__(self, *, maintenance_interval: float = 5.0, **options: Any) -> None:
         super().__init__(**options)
         self.maintenance_interval = maintenance_interval

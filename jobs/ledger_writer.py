@@ -32,7 +32,7 @@ import queue
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, cast
@@ -175,6 +175,12 @@ class LedgerWriter:
         """`JobManager.mark_succeeded` through the writer: whether the job moved."""
         return bool(self._hand_over(request, budget))
 
+    def succeeded_later(self, request: SuccessRequest, *, budget: float) -> Callable[[], bool]:
+        """Hand the success over now; the function returned waits for it and says whether the
+        job moved (jobs/deferred_acks.py: the message's ack waits, not the worker thread)."""
+        handover = self._submit(request, budget)
+        return lambda: bool(self._outcome(handover, budget))
+
     def sent(self, request: SentRequest, *, budget: float) -> None:
         """`JobManager.mark_sent` in the background: the caller does not wait.
 
@@ -185,13 +191,19 @@ class LedgerWriter:
         self._hand_over(request, budget, wait=False)
 
     def _hand_over(self, request: Request, budget: float, *, wait: bool = True) -> Any:
+        handover = self._submit(request, budget)
+        return self._outcome(handover, budget) if wait else None
+
+    def _submit(self, request: Request, budget: float) -> _Handover:
         handover = _Handover(request, time.monotonic() + budget)
         with self._lock:
             if not self._accepting:
                 raise WriterStoppedError
             self._queue.put(handover)
-        if not wait:
-            return None
+        return handover
+
+    @staticmethod
+    def _outcome(handover: _Handover, budget: float) -> Any:
         # The writer settles every handover (even on its own bugs); the timeout only guards
         # against a writer thread killed from outside.
         if not handover.wait(budget + 60):

@@ -26,6 +26,8 @@ from dramatiq.broker import MessageProxy
 from dramatiq.errors import ActorNotFound
 from dramatiq.middleware import Middleware, MiddlewareError, Retries, SkipMessage
 
+from .deferred_acks import BROKER_FLAG as ACKS_AFTER_LEDGER_WRITES
+from .deferred_acks import HOLD_ATTRIBUTE, Acker
 from .ledger_writer import ClaimRequest, LedgerWriter, SuccessRequest, WriterStoppedError
 from .redaction import ACTOR_OPTION as SECRET_ARGUMENTS_OPTION
 
@@ -123,6 +125,9 @@ class JobTracker(Middleware):
         #: Group-commits the claims and successes of this worker process (jobs/ledger_writer.py);
         #: None outside a worker (the web process) or after shutdown: writes go directly.
         self._writer: LedgerWriter | None = None
+        #: Acks messages once their success is written (jobs/deferred_acks.py); None where the
+        #: broker cannot hold acks: worker threads wait for their successes themselves.
+        self._acker: Acker | None = None
 
     # --- enqueue side (web process, or a worker sending follow-up jobs) -------------------
 
@@ -277,6 +282,8 @@ class JobTracker(Middleware):
                 worker=claim.worker,
                 result=result if _is_small_json(result) else None,
             )
+            if self._hold_ack_for(message, success, claim):
+                return
             self._finish(
                 "succeeded",
                 lambda: self._write(
@@ -339,16 +346,39 @@ class JobTracker(Middleware):
         except DatabaseError:
             logger.critical("LEDGER WRITE LOST: %s (job %s)", reason, message.message_id)
 
-    # --- the process's ledger writer ------------------------------------------------------
+    def _hold_ack_for(self, message: MessageProxy, success: SuccessRequest, claim: Claim) -> bool:
+        """Hand the success to the writer without waiting for it: the message's ack waits
+        instead (jobs/deferred_acks.py). False where the broker cannot hold acks, or the writer
+        has stopped: the caller writes and waits itself."""
+        writer, acker = self._writer, self._acker
+        if writer is None or acker is None:
+            return False
+        try:
+            moved = writer.succeeded_later(success, budget=OUTCOME_WRITE_BUDGET)
+        except WriterStoppedError:
+            return False
+        setattr(
+            message, HOLD_ATTRIBUTE, acker.hold(lambda: self._finish("succeeded", moved, claim))
+        )
+        return True
+
+    # --- the process's ledger writer and acker -------------------------------------------
 
     def before_worker_boot(self, broker: Broker, worker: Any) -> None:
         """Before the worker threads start, so that all their claims go through the writer."""
         if self._writer is None:
             self._writer = LedgerWriter(worker_id=getattr(broker, "broker_id", ""))
             self._writer.start()
+        if self._acker is None and getattr(broker, ACKS_AFTER_LEDGER_WRITES, False):
+            self._acker = Acker()
+            self._acker.start()
 
     def after_worker_shutdown(self, broker: Broker, worker: Any) -> None:
-        """After the worker threads finished (or timed out): write what they handed over."""
+        """After the worker threads finished (or timed out): ack what waits for the writer,
+        then write what they handed over."""
+        acker, self._acker = self._acker, None
+        if acker is not None:
+            acker.stop(timeout=OUTCOME_WRITE_BUDGET + 10)
         writer, self._writer = self._writer, None
         if writer is not None:
             writer.stop()

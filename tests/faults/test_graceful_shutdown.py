@@ -54,6 +54,9 @@ def test_sigterm_under_load_finishes_every_job_exactly_once(
     assert interrupted == 0  # in-flight jobs finished before the worker exited
     assert sorted(keys_done) == sorted(keys)  # every job once, none twice
     assert not Job.objects.filter(events__kind=EventKind.WORKER_LOST).exists()
+    # What the first worker finished it also acked before exiting (its acks wait for the
+    # ledger writer): nothing came back to the second worker to be refused.
+    assert not Job.objects.filter(events__kind=EventKind.SKIPPED).exists()
 
 
 def test_runworker_stops_gracefully_even_when_its_whole_process_group_is_signalled(

@@ -1,0 +1,118 @@
+"""Acks that wait for the ledger: a worker thread hands its job's success to the ledger writer
+and goes on to its next message at once; the message is acked (removed from Redis) only once
+that success is committed, by one "acker" thread per worker process.
+
+Why: waiting for the success write was half of the time a worker thread spent on the ledger
+(docs/PERFORMANCE.md). Why it loses nothing: the ack still follows the commit, so a worker
+killed in between leaves an unacked message whose redelivery finds the job `succeeded` and is
+refused, or finds it `running` and, its worker gone, runs it again: what happens when a worker
+dies while its thread waits, as before. Dramatiq emits `after_ack` when the worker thread hands
+the message over, not when it is acked: no middleware of ours relies on it.
+
+The consumer (jobs/broker.py) honours a hold it finds on the message (`HOLD_ATTRIBUTE`); the
+tracker (jobs/tracking.py) sets it, and only when the broker says it honours it.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+
+from dramatiq.errors import BrokerConnectionError
+
+logger = logging.getLogger(__name__)
+
+#: The attribute of a MessageProxy holding its `AckHold`.
+HOLD_ATTRIBUTE = "_offload_ack_hold"
+#: Brokers whose consumers honour holds set this class attribute to True.
+BROKER_FLAG = "acks_after_ledger_writes"
+#: As Dramatiq's own post_process_message: an ack retried while Redis is unreachable.
+RETRY_DELAY = 1.0
+
+
+class AckHold:
+    """A message's ack (or nack), held until `settle` returns: it waits for the ledger write
+    and reports its outcome."""
+
+    __slots__ = ("_acker", "_settle")
+
+    def __init__(self, acker: Acker, settle: Callable[[], None]) -> None:
+        self._acker = acker
+        self._settle = settle
+
+    def then(self, ack: Callable[[], None]) -> None:
+        """Run `ack` once the write is settled (called by the consumer instead of acking)."""
+        self._acker.put(self._settle, ack)
+
+
+class Acker:
+    """The thread that settles holds in the order they came and acks their messages.
+
+    `threads`: acker threads sharing the queue. One is enough: four measured the same (an ack
+    is one Redis round trip; the waits are for batches that settle many holds at once).
+    """
+
+    def __init__(self, threads: int = 1) -> None:
+        self.threads = threads
+        self._queue: queue.SimpleQueue[tuple[Callable[[], None], Callable[[], None]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        with self._lock:
+            if not self._threads:
+                self._threads = [
+                    threading.Thread(target=self._run, name=f"ledger-acker-{n}", daemon=True)
+                    for n in range(self.threads)
+                ]
+                for thread in self._threads:
+                    thread.start()
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Ack everything held so far (waiting for its writes), then end the threads. The
+        ledger writer must still be running: the held writes are its."""
+        with self._lock:
+            threads, self._threads = self._threads, []
+            for _ in threads:
+                self._queue.put(None)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for thread in threads:
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+
+    def hold(self, settle: Callable[[], None]) -> AckHold:
+        return AckHold(self, settle)
+
+    def put(self, settle: Callable[[], None], ack: Callable[[], None]) -> None:
+        with self._lock:
+            if self._threads:
+                self._queue.put((settle, ack))
+                return
+        _settle_then_ack(settle, ack)  # stopped: a late worker thread acks for itself
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            _settle_then_ack(*item)
+
+
+def _settle_then_ack(settle: Callable[[], None], ack: Callable[[], None]) -> None:
+    try:
+        settle()
+    except Exception:  # a bug in reporting must not keep the message from its ack
+        logger.exception("Settling a held ack failed; acking anyway.")
+    while True:
+        try:
+            ack()
+            return
+        except BrokerConnectionError as exc:
+            logger.warning("Could not ack a message (%s); retrying in %.0f s.", exc, RETRY_DELAY)
+            time.sleep(RETRY_DELAY)
+        except Exception:
+            # Unacked, the message is redelivered once this worker is gone, and its claim
+            # refuses it: the ledger already says how the job ended.
+            logger.exception("Could not ack a message; it will be redelivered and refused.")
+            return
