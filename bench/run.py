@@ -5,7 +5,8 @@ Compares, in alternating rounds on the same database and a real Redis server:
           `enqueue()` swapped for a bare `actor.send()` on commit and the tracker removed
   ledger  the same view as shipped (Job row + event in the request's transaction, send on
           commit, the "queued" record written in the background)
-and the same for a bulk enqueue (many jobs in one transaction). Prints medians and ratios.
+and the same for a bulk enqueue (many jobs in one transaction): `enqueue()` in a loop, and
+`enqueue_many()`. Prints medians and ratios.
 
 Usage: .venv/bin/python bench/run.py [--signups 300] [--bulk 500] [--rounds 5]
 With DATABASE_URL / REDIS_URL set it uses those (e.g. PostgreSQL); otherwise a throwaway SQLite
@@ -89,7 +90,7 @@ def run(args: argparse.Namespace) -> None:
 
     from accounts.models import User
     from accounts.tasks import send_welcome_email
-    from jobs.enqueue import enqueue
+    from jobs.enqueue import enqueue, enqueue_many
     from jobs.ledger_writer import background_writer
     from jobs.models import Job, JobStatus
 
@@ -133,6 +134,11 @@ def run(args: argparse.Namespace) -> None:
             for _ in range(n):
                 enqueue(send_welcome_email, user_id)
 
+    def ledger_bulk_many(n: int) -> None:
+        user_id = User.objects.order_by("pk").values_list("pk", flat=True)[0]
+        with transaction.atomic():
+            enqueue_many(send_welcome_email, [(user_id,)] * n)
+
     def per_op(fn: Callable[[], object], count: int) -> float:
         start = time.perf_counter()
         fn()
@@ -143,7 +149,7 @@ def run(args: argparse.Namespace) -> None:
             signup(email)
 
     results: dict[str, list[float]] = {
-        k: [] for k in ("bare", "ledger", "bare_bulk", "ledger_bulk")
+        k: [] for k in ("bare", "ledger", "bare_bulk", "ledger_bulk", "ledger_bulk_many")
     }
     for round_number in range(args.rounds):
         order = ["bare", "ledger"] if round_number % 2 == 0 else ["ledger", "bare"]
@@ -162,6 +168,9 @@ def run(args: argparse.Namespace) -> None:
                     per_op(partial(signups, view_signup, emails), args.signups)
                 )
                 results["ledger_bulk"].append(per_op(partial(ledger_bulk, args.bulk), args.bulk))
+                results["ledger_bulk_many"].append(
+                    per_op(partial(ledger_bulk_many, args.bulk), args.bulk)
+                )
         broker.flush_all()
 
     background_writer().stop()  # the "queued" records still on their way
@@ -182,7 +191,15 @@ def run(args: argparse.Namespace) -> None:
         f"{'bulk: enqueue() with ledger':<42}{med['ledger_bulk'] * 1e6:>13.0f} us"
         f"{med['ledger_bulk'] / med['bare_bulk']:>8.2f}"
     )
-    print(f"bulk throughput, ledger vs bare: {med['bare_bulk'] / med['ledger_bulk']:.2f}x")
+    print(
+        f"{'bulk: enqueue_many() with ledger':<42}{med['ledger_bulk_many'] * 1e6:>13.0f} us"
+        f"{med['ledger_bulk_many'] / med['bare_bulk']:>8.2f}"
+    )
+    print(f"bulk throughput, enqueue() vs bare: {med['bare_bulk'] / med['ledger_bulk']:.2f}x")
+    print(
+        "bulk throughput, enqueue_many() vs bare: "
+        f"{med['bare_bulk'] / med['ledger_bulk_many']:.2f}x"
+    )
     print(f"check: jobs not 'queued' after the run: {unsent} (expected 0)")
     if unsent:
         sys.exit(1)

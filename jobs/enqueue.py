@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import dramatiq
@@ -44,6 +45,33 @@ def enqueue(
     delay_ms = int(delay.total_seconds() * 1000) if delay else None
     transaction.on_commit(lambda: send(message, delay_ms), robust=True)
     return job
+
+
+def enqueue_many(
+    actor: Actor[..., Any],
+    calls: Iterable[Sequence[Any]],
+    *,
+    caused_by: Any = None,
+) -> list[Job]:
+    """`enqueue(actor, *args)` for each args in `calls`, at a bulk price: the jobs and their
+    events are inserted with two multi-row INSERTs now, and on commit the messages are sent
+    and their sends recorded in one transaction. As enqueue(): rolled back, nothing; the broker
+    unreachable, the jobs not sent stay `pending` for the relay."""
+    messages = [
+        actor.message_with_options(args=tuple(args), kwargs={}, **{RECORDED_OPTION: True})
+        for args in calls
+    ]
+    if not messages:
+        return []
+    jobs = Job.objects.create_pending_many(
+        actor_name=actor.actor_name,
+        queue_name=actor.queue_name,
+        calls=[(uuid.UUID(m.message_id), list(m.args), {}) for m in messages],
+        max_retries=max_retries_of(actor.broker, messages[0]),
+        caused_by=caused_by,
+    )
+    transaction.on_commit(lambda: send_many(messages, note=""), robust=True)
+    return jobs
 
 
 def record_pending(

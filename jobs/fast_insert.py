@@ -36,6 +36,22 @@ def insert_rows(*objs: models.Model, using: str = "default") -> None:
             cursor.execute(sql, values)
 
 
+def insert_many(objs: list[models.Model], using: str = "default") -> None:
+    """Insert many new instances of one model: the cached statement, `executemany` (one
+    prepared statement stepped per row on SQLite, pipelined by psycopg on PostgreSQL), where
+    bulk_create builds and parses a statement per 999 values."""
+    if not objs:
+        return
+    connection = connections[using]
+    sql, fields = _insert_sql(type(objs[0]), connection)
+    rows = [
+        [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
+        for obj in objs
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+
+
 def _insert_sql(model: type[models.Model], connection: Any) -> tuple[str, tuple[Any, ...]]:
     key = (model, connection.vendor)
     if key not in _statements:  # a handful of entries: one per model and vendor

@@ -15,7 +15,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .error_groups import error_group
-from .fast_insert import insert_rows
+from .fast_insert import insert_many, insert_rows
 from .redaction import seal_arguments
 
 #: Longest error text kept on a job row (the full text stays on the event).
@@ -211,6 +211,42 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
         job._state.adding = False
         return job
 
+    def create_pending_many(
+        self,
+        *,
+        actor_name: str,
+        queue_name: str,
+        calls: list[tuple[uuid.UUID, list[Any], dict[str, Any]]],
+        max_retries: int | None,
+        caused_by: Any = None,
+    ) -> list[Job]:
+        """create_pending for many jobs of one actor: (job_id, args, kwargs) each, inserted
+        with their `enqueued` events in two multi-row INSERTs (Django's bulk_create)."""
+        user = caused_by if getattr(caused_by, "is_authenticated", False) else None
+        jobs = []
+        for job_id, args, kwargs in calls:
+            stored = seal_arguments(actor_name, args, kwargs)
+            jobs.append(
+                self.model(
+                    id=job_id,
+                    actor_name=actor_name,
+                    queue_name=queue_name,
+                    args=stored.args,
+                    kwargs=stored.kwargs,
+                    sealed_arguments=stored.sealed,
+                    max_retries=max_retries,
+                    caused_by=user,
+                )
+            )
+        with transaction.atomic(savepoint=False):  # as create_pending: the caller's transaction
+            insert_many(jobs)
+            insert_many(
+                [JobEvent(job=job, kind=EventKind.ENQUEUED, at=job.created_at) for job in jobs]
+            )
+        for job in jobs:
+            job._state.adding = False
+        return jobs
+
     def mark_sent(
         self,
         job_id: uuid.UUID,
@@ -238,9 +274,11 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
             self.filter(pk__in=job_ids, status=JobStatus.PENDING).update(
                 status=JobStatus.QUEUED, queued_at=at, next_eta=None, relay_lease_until=None
             )
-            JobEvent.objects.bulk_create(
-                JobEvent(job_id=job_id, kind=EventKind.QUEUED, at=at, message=note)
-                for job_id in job_ids
+            insert_many(
+                [
+                    JobEvent(job_id=job_id, kind=EventKind.QUEUED, at=at, message=note)
+                    for job_id in job_ids
+                ]
             )
 
     def lease_for_relay(self, job_id: uuid.UUID, *, seconds: float) -> bool:

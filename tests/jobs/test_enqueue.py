@@ -11,7 +11,7 @@ from django.test import Client
 
 from accounts.models import User
 from accounts.tasks import send_welcome_email
-from jobs.enqueue import enqueue
+from jobs.enqueue import enqueue, enqueue_many
 from jobs.models import Job, JobStatus
 from tests.conftest import point_broker_at
 
@@ -74,3 +74,53 @@ def test_signup_while_redis_is_down_answers_202_and_keeps_the_job_pending(
     job = Job.objects.get(pk=response.json()["job_id"])
     assert job.status == JobStatus.PENDING
     assert User.objects.filter(email="down@example.com").exists()
+
+
+def test_enqueue_many_records_every_job_and_sends_them_all_on_commit(
+    redis_url: str, redis_client, alice: User, bob: User, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        jobs = enqueue_many(send_welcome_email, [(alice.pk,), (bob.pk,)], caused_by=alice)
+        assert queued_messages(redis_client) == []  # nothing sent before commit
+        assert [j.status for j in Job.objects.order_by("args")] == [JobStatus.PENDING] * 2
+
+    for callback in callbacks:
+        callback()
+
+    messages = {m["message_id"]: m["args"] for m in queued_messages(redis_client)}
+    assert messages == {str(jobs[0].id): [alice.pk], str(jobs[1].id): [bob.pk]}
+    for job in Job.objects.filter(pk__in=[j.id for j in jobs]):
+        assert job.status == JobStatus.QUEUED
+        assert job.caused_by == alice
+        assert list(job.events.values_list("kind", flat=True)) == ["enqueued", "queued"]
+
+
+def test_enqueue_many_rolled_back_leaves_no_row_and_sends_nothing(
+    redis_url: str, redis_client, alice: User, django_capture_on_commit_callbacks
+):
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        enqueue_many(send_welcome_email, [(alice.pk,)] * 3)
+        raise RuntimeError("roll back")
+
+    assert callbacks == []
+    assert not Job.objects.exists()
+    assert queued_messages(redis_client) == []
+
+
+def test_enqueue_many_while_redis_is_down_keeps_every_job_pending(
+    redis_url: str, tmp_path, alice: User, django_capture_on_commit_callbacks
+):
+    point_broker_at(f"unix://{tmp_path}/no-redis-here.sock")
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            jobs = enqueue_many(send_welcome_email, [(alice.pk,)] * 3)
+    finally:
+        point_broker_at(redis_url)
+
+    assert {j.status for j in Job.objects.filter(pk__in=[j.id for j in jobs])} == {
+        JobStatus.PENDING
+    }
