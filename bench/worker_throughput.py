@@ -49,22 +49,9 @@ def main() -> None:
     parser.add_argument("--variants", default=",".join(VARIANTS))
     args = parser.parse_args()
 
-    workdir = Path(tempfile.mkdtemp(prefix="offload-throughput-"))
-    os.environ.update(
-        OFFLOAD_VAR_DIR=str(workdir),
-        DJANGO_SETTINGS_MODULE="bench.worker_settings",
-        EXTRA_INSTALLED_APPS="tests.workbench",
-        WORKBENCH_DIR=str(workdir),
-        SECRET_KEY=os.environ.get("SECRET_KEY", "bench-only"),
-        LOG_LEVEL="WARNING",
-    )
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    workdir = setup("offload-throughput-")
     from django.db import connection
 
-    call_command("migrate", verbosity=0)
     print(f"database: {connection.vendor}, jobs per run: {args.jobs}, rounds: {args.rounds}")
     results: dict[tuple[str, str], list[dict[str, float]]] = {}
     for config in args.workers.split(","):
@@ -78,6 +65,27 @@ def main() -> None:
                 results.setdefault((config, variant), []).append(figures)
                 print(f"  {config} {variant:16} round {round_number + 1}: {json.dumps(figures)}")
     report(results)
+
+
+def setup(prefix: str) -> Path:
+    """Django for the bench process (the workers' settings, the workbench actors), migrated;
+    returns a temporary working directory."""
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    os.environ.update(
+        OFFLOAD_VAR_DIR=str(workdir),
+        DJANGO_SETTINGS_MODULE="bench.worker_settings",
+        EXTRA_INSTALLED_APPS="tests.workbench",
+        WORKBENCH_DIR=str(workdir),
+        SECRET_KEY=os.environ.get("SECRET_KEY", "bench-only"),
+        LOG_LEVEL="WARNING",
+    )
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    return workdir
 
 
 def run_once(
