@@ -54,9 +54,10 @@ def enqueue_many(
     caused_by: Any = None,
 ) -> list[Job]:
     """`enqueue(actor, *args)` for each args in `calls`, at a bulk price: the jobs and their
-    events are inserted with two multi-row INSERTs now, and on commit the messages are sent
-    and their sends recorded in one transaction. As enqueue(): rolled back, nothing; the broker
-    unreachable, the jobs not sent stay `pending` for the relay."""
+    events are inserted now, each through one cached INSERT run for all rows (`executemany`),
+    and on commit the messages are sent and their sends recorded in one transaction. As
+    enqueue(): rolled back, nothing; the broker unreachable, the jobs not sent stay `pending`
+    for the relay. Arguments by position only; `about` and `delay` need `enqueue()`."""
     messages = [
         actor.message_with_options(args=tuple(args), kwargs={}, **{RECORDED_OPTION: True})
         for args in calls

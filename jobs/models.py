@@ -221,7 +221,7 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
         caused_by: Any = None,
     ) -> list[Job]:
         """create_pending for many jobs of one actor: (job_id, args, kwargs) each, inserted
-        with their `enqueued` events in two multi-row INSERTs (Django's bulk_create)."""
+        with their `enqueued` events through cached INSERTs run for all rows (fast_insert)."""
         user = caused_by if getattr(caused_by, "is_authenticated", False) else None
         jobs = []
         for job_id, args, kwargs in calls:
