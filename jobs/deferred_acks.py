@@ -49,47 +49,38 @@ class AckHold:
 
 
 class Acker:
-    """The thread that settles holds in the order they came and acks their messages.
+    """The thread that settles holds in the order they came and acks their messages (one is
+    enough: an ack is one Redis round trip, and one batch settles many holds at once)."""
 
-    `threads`: acker threads sharing the queue. One is enough: four measured the same (an ack
-    is one Redis round trip; the waits are for batches that settle many holds at once).
-    """
-
-    def __init__(self, threads: int = 1) -> None:
-        self.threads = threads
+    def __init__(self) -> None:
         self._queue: queue.SimpleQueue[tuple[Callable[[], None], Callable[[], None]] | None] = (
             queue.SimpleQueue()
         )
         self._lock = threading.Lock()
-        self._threads: list[threading.Thread] = []
+        self._thread: threading.Thread | None = None
 
     def start(self) -> None:
         with self._lock:
-            if not self._threads:
-                self._threads = [
-                    threading.Thread(target=self._run, name=f"ledger-acker-{n}", daemon=True)
-                    for n in range(self.threads)
-                ]
-                for thread in self._threads:
-                    thread.start()
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="ledger-acker", daemon=True)
+                self._thread.start()
 
     def stop(self, timeout: float | None = None) -> None:
-        """Ack everything held so far (waiting for its writes), then end the threads. The
+        """Ack everything held so far (waiting for its writes), then end the thread. The
         ledger writer must still be running: the held writes are its."""
         with self._lock:
-            threads, self._threads = self._threads, []
-            for _ in threads:
+            thread, self._thread = self._thread, None
+            if thread is not None:
                 self._queue.put(None)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        for thread in threads:
-            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        if thread is not None:
+            thread.join(timeout)
 
     def hold(self, settle: Callable[[], None]) -> AckHold:
         return AckHold(self, settle)
 
     def put(self, settle: Callable[[], None], ack: Callable[[], None]) -> None:
         with self._lock:
-            if self._threads:
+            if self._thread is not None:
                 self._queue.put((settle, ack))
                 return
         _settle_then_ack(settle, ack)  # stopped: a late worker thread acks for itself

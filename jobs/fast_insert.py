@@ -11,6 +11,7 @@ ledger's models have no receivers.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import connections, models
@@ -24,8 +25,7 @@ def insert_rows(*objs: models.Model, using: str = "default") -> None:
     statements: list[tuple[str, list[Any]]] = []
     for obj in objs:
         sql, fields = _insert_sql(type(obj), connection)
-        values = [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
-        statements.append((sql, values))
+        statements.append((sql, _values(obj, fields, connection)))
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql" and len(statements) > 1:
             ctes = ", ".join(f"r{n} AS ({sql})" for n, (sql, _) in enumerate(statements[:-1]))
@@ -36,7 +36,7 @@ def insert_rows(*objs: models.Model, using: str = "default") -> None:
             cursor.execute(sql, values)
 
 
-def insert_many(objs: list[models.Model], using: str = "default") -> None:
+def insert_many(objs: Sequence[models.Model], using: str = "default") -> None:
     """Insert many new instances of one model: the cached statement, `executemany` (one
     prepared statement stepped per row on SQLite, pipelined by psycopg on PostgreSQL), where
     bulk_create builds and parses a statement per 999 values."""
@@ -44,12 +44,13 @@ def insert_many(objs: list[models.Model], using: str = "default") -> None:
         return
     connection = connections[using]
     sql, fields = _insert_sql(type(objs[0]), connection)
-    rows = [
-        [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
-        for obj in objs
-    ]
     with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
+        cursor.executemany(sql, [_values(obj, fields, connection) for obj in objs])
+
+
+def _values(obj: models.Model, fields: tuple[Any, ...], connection: Any) -> list[Any]:
+    """The row's values as Django's INSERT would send them."""
+    return [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
 
 
 def _insert_sql(model: type[models.Model], connection: Any) -> tuple[str, tuple[Any, ...]]:

@@ -154,6 +154,11 @@ class JobQuerySet(models.QuerySet["Job"]):
         return self.filter(about_type=ContentType.objects.get_for_model(obj), about_id=str(obj.pk))
 
 
+def _user(caused_by: Any) -> Any:
+    """The user to record as the cause, if `caused_by` is a signed-in one (not anonymous)."""
+    return caused_by if getattr(caused_by, "is_authenticated", False) else None
+
+
 class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[misc]
     """Every status transition of the ledger.
 
@@ -180,19 +185,9 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
 
         `copy_of`: staff ran that job again as this new one; it inherits what the job is about.
         """
-        stored = seal_arguments(actor_name, args, kwargs)
-        user = caused_by if getattr(caused_by, "is_authenticated", False) else None
-        job = self.model(
-            id=job_id,
-            actor_name=actor_name,
-            queue_name=queue_name,
-            args=stored.args,
-            kwargs=stored.kwargs,
-            sealed_arguments=stored.sealed,
-            max_retries=max_retries,
-            caused_by=user,
-            copy_of=copy_of,
-        )
+        user = _user(caused_by)
+        job = self._pending(job_id, actor_name, queue_name, args, kwargs, max_retries, user)
+        job.copy_of = copy_of
         if about is not None:
             job.about_type = ContentType.objects.get_for_model(about)
             job.about_id = str(about.pk)
@@ -222,22 +217,11 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
     ) -> list[Job]:
         """create_pending for many jobs of one actor: (job_id, args, kwargs) each, inserted
         with their `enqueued` events through cached INSERTs run for all rows (fast_insert)."""
-        user = caused_by if getattr(caused_by, "is_authenticated", False) else None
-        jobs = []
-        for job_id, args, kwargs in calls:
-            stored = seal_arguments(actor_name, args, kwargs)
-            jobs.append(
-                self.model(
-                    id=job_id,
-                    actor_name=actor_name,
-                    queue_name=queue_name,
-                    args=stored.args,
-                    kwargs=stored.kwargs,
-                    sealed_arguments=stored.sealed,
-                    max_retries=max_retries,
-                    caused_by=user,
-                )
-            )
+        user = _user(caused_by)
+        jobs = [
+            self._pending(job_id, actor_name, queue_name, args, kwargs, max_retries, user)
+            for job_id, args, kwargs in calls
+        ]
         with transaction.atomic(savepoint=False):  # as create_pending: the caller's transaction
             insert_many(jobs)
             insert_many(
@@ -246,6 +230,29 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
         for job in jobs:
             job._state.adding = False
         return jobs
+
+    def _pending(
+        self,
+        job_id: uuid.UUID,
+        actor_name: str,
+        queue_name: str,
+        args: list[Any],
+        kwargs: dict[str, Any],
+        max_retries: int | None,
+        user: Any,
+    ) -> Job:
+        """A new pending job, its secret arguments redacted and sealed (not saved)."""
+        stored = seal_arguments(actor_name, args, kwargs)
+        return self.model(
+            id=job_id,
+            actor_name=actor_name,
+            queue_name=queue_name,
+            args=stored.args,
+            kwargs=stored.kwargs,
+            sealed_arguments=stored.sealed,
+            max_retries=max_retries,
+            caused_by=user,
+        )
 
     def mark_sent(
         self,
