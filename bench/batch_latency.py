@@ -2,7 +2,7 @@
 claims and as many successes, written by `jobs.batch_transitions.write_batch` exactly as the
 writer does, with the commit's WAL flush (the default) and without it (`synchronous_commit =
 off` for this session only, to measure the flush, never to run with), in alternating rounds;
-then the batch statement under EXPLAIN (ANALYZE, BUFFERS, WAL).
+then fdatasync on this disk, and the batch statement under EXPLAIN (ANALYZE, BUFFERS, WAL).
 
 Usage:
   DATABASE_URL=postgres://postgres@127.0.0.1:5432/offload_bench \\
@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import statistics
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -47,7 +49,21 @@ def main() -> None:
     print(f"  as the writer runs it (commit flushed):  {flushed * 1000:6.2f} ms")
     print(f"  commit not flushed (measurement only):   {unflushed * 1000:6.2f} ms")
     print(f"  the commit's WAL flush:                  {(flushed - unflushed) * 1000:6.2f} ms")
+    print(f"  fdatasync of 8 KiB on this machine's disk: {fdatasync_median() * 1000:6.2f} ms")
     explain(args.batch)
+
+
+def fdatasync_median(count: int = 200) -> float:
+    """What one WAL flush costs at least: fdatasync of an 8 KiB write to a file on the same
+    disk as the temporary directory (PostgreSQL's data directory here)."""
+    times = []
+    with tempfile.NamedTemporaryFile() as file:
+        for _ in range(count):
+            os.write(file.fileno(), b"x" * 8192)
+            start = time.perf_counter()
+            os.fdatasync(file.fileno())
+            times.append(time.perf_counter() - start)
+    return statistics.median(times)
 
 
 def fill(count: int) -> list[uuid.UUID]:

@@ -41,6 +41,9 @@ def main() -> None:
     parser.add_argument("--signups", type=int, default=300, help="signups per round and variant")
     parser.add_argument("--bulk", type=int, default=500, help="jobs per bulk transaction")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--profile", action="store_true", help="then cProfile one enqueue_many() bulk"
+    )
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="offload-bench-"))
@@ -173,6 +176,13 @@ def run(args: argparse.Namespace) -> None:
                 )
         broker.flush_all()
 
+    if args.profile:
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile()
+        profiler.runcall(ledger_bulk_many, args.bulk)
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
     background_writer().stop()  # the "queued" records still on their way
     unsent = Job.objects.filter(created_at__gte=started).exclude(status=JobStatus.QUEUED).count()
     med = {k: statistics.median(v) for k, v in results.items()}

@@ -78,7 +78,7 @@ def drain(
     env = {**os.environ, "BENCH_VARIANT": variant, "REDIS_URL": redis_server.url}
     namespace = dramatiq.get_broker().namespace  # type: ignore[attr-defined]
     try:
-        ids = preload(client, args.jobs, ledger=variant == "ledger")
+        ids = preload(client, args.jobs, ledger=variant.startswith("ledger"))
         connections.close_all()
         command = ["rundramatiq", "--processes", "1", "--threads", str(args.threads)]
         with (run_dir / "worker.log").open("wb") as log:

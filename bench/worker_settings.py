@@ -2,6 +2,8 @@
 
 BENCH_VARIANT (environment):
   ledger           the project as deployed (JobTracker first, LedgerUpkeep last)
+  ledger_waiting   the same, but each worker thread waits for its success to be written and
+                   acks itself (no acker thread: jobs/deferred_acks.py switched off)
   plain            plain Dramatiq: the same broker and middleware without any record
   django_dramatiq  plain Dramatiq plus django-dramatiq's AdminMiddleware (one row per task)
 """
@@ -14,12 +16,19 @@ from dramatiq.middleware import Middleware
 
 from config.settings import *  # noqa: F403
 from config.settings import DRAMATIQ_BROKER
+from jobs.broker import RedisBroker
 
 
 class ActorOptions(Middleware):
     """Accepts the ledger's actor options (secret_arguments) and does nothing else."""
 
     actor_options = {"secret_arguments"}
+
+
+class WaitingAcksBroker(RedisBroker):
+    """The project's broker, telling the tracker that it does not hold acks."""
+
+    acks_after_ledger_writes = False
 
 
 _variant = os.environ.get("BENCH_VARIANT", "ledger")
@@ -40,5 +49,7 @@ elif _variant == "django_dramatiq":
             "django_dramatiq.middleware.AdminMiddleware",
         ],
     }
+elif _variant == "ledger_waiting":
+    DRAMATIQ_BROKER = {**DRAMATIQ_BROKER, "BROKER": "bench.worker_settings.WaitingAcksBroker"}
 elif _variant != "ledger":
     raise ValueError(f"unknown BENCH_VARIANT {_variant!r}")

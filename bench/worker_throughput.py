@@ -46,7 +46,11 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", default="1x8,2x8", help="processes x threads, comma list")
-    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument(
+        "--variants",
+        default=",".join(VARIANTS),
+        help="also ledger_waiting: acks in the worker threads (bench/worker_settings.py)",
+    )
     args = parser.parse_args()
 
     workdir = setup("offload-throughput-")
@@ -101,7 +105,7 @@ def run_once(
     env = {**os.environ, "BENCH_VARIANT": variant, "REDIS_URL": redis_server.url}
     try:
         client = _redis(redis_server.url)
-        ids = preload(client, jobs, ledger=variant == "ledger")
+        ids = preload(client, jobs, ledger=variant.startswith("ledger"))
         connections.close_all()
         log_path = run_dir / "worker.log"
         cpu_before = cpu_times(redis_process.pid)
@@ -289,7 +293,7 @@ def cpu_times(redis_pid: int, worker_pid: int | None = None) -> dict[str, float]
 def verify(variant: str, ids: list[uuid.UUID]) -> bool:
     from django.db.models import Count
 
-    if variant == "ledger":
+    if variant.startswith("ledger"):
         from jobs.models import Job, JobStatus
 
         complete = (
@@ -315,13 +319,13 @@ def report(results: dict[tuple[str, str], list[dict[str, float]]]) -> None:
     for (config, variant), runs in results.items():
         plain = results.get((config, "plain"))
         rate = statistics.median(r["jobs_per_s"] for r in runs)
-        ratio = rate / statistics.median(r["jobs_per_s"] for r in plain) if plain else float("nan")
+        ratio = f"{rate / statistics.median(r['jobs_per_s'] for r in plain):.2f}x" if plain else "-"
 
         def median(key: str, runs: list[dict[str, float]] = runs) -> float:
             return statistics.median(r[key] for r in runs)
 
         print(
-            f"| {config} | {variant} | {rate:.0f} | {ratio:.2f}x"
+            f"| {config} | {variant} | {rate:.0f} | {ratio}"
             f" | {median('worker_cpu_ms_per_job'):.2f} | "
             f"{median('redis_cpu_ms_per_job'):.2f} | {median('db_cpu_ms_per_job'):.2f} | "
             f"{all(r['verified'] for r in runs)} | {sum(r['error_lines'] for r in runs)} |"
