@@ -216,6 +216,12 @@ def workbench_worker(
     process.stop()
 
 
+def unacked(redis_client: Any, queue: str) -> int:
+    """Messages of `queue` fetched or waiting but not yet acked (Dramatiq's `.msgs` hash)."""
+    namespace = dramatiq.get_broker().namespace  # type: ignore[attr-defined]
+    return int(redis_client.hlen(f"{namespace}:{queue}.msgs"))
+
+
 def wait_until_final(job_id: Any, worker: WorkerProcess, timeout: float = 30) -> Job:
     def final() -> Job | None:
         job = Job.objects.get(pk=job_id)

@@ -7,21 +7,15 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-import dramatiq
 import pytest
 from django.db import connection, connections
 
 from jobs.enqueue import enqueue
 from jobs.models import Job, JobStatus
-from tests.conftest import WorkerProcess, wait_for, wait_until_final
+from tests.conftest import WorkerProcess, unacked, wait_for, wait_until_final
 from tests.workbench.tasks import QUEUE, runs, slow_effect
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-
-def unacked(redis_client: Any) -> int:
-    namespace = dramatiq.get_broker().namespace  # type: ignore[attr-defined]
-    return int(redis_client.hlen(f"{namespace}:{QUEUE}.msgs"))
 
 
 def test_a_message_is_acked_only_after_its_success_is_committed(
@@ -50,10 +44,10 @@ def test_a_message_is_acked_only_after_its_success_is_committed(
         assert locked.wait(10)
         wait_for(lambda: runs(tmp_path, "done"), 30, workbench_worker.logs)  # the actor ran
         threading.Event().wait(1.0)  # time to hand the success over and (wrongly) ack
-        assert unacked(redis_client) == 1
+        assert unacked(redis_client, QUEUE) == 1
         assert Job.objects.get(pk=job.id).status == JobStatus.RUNNING
     finally:
         release.set()
         holder.join(30)
     assert wait_until_final(job.id, workbench_worker).status == JobStatus.SUCCEEDED
-    wait_for(lambda: unacked(redis_client) == 0, 30, workbench_worker.logs)
+    wait_for(lambda: unacked(redis_client, QUEUE) == 0, 30, workbench_worker.logs)
