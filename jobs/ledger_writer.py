@@ -7,7 +7,9 @@ A worker thread hands its write over and waits for it, as it would for its own t
 claim must be settled before the actor runs (it is what refuses duplicates), the success before
 the message is acked (a job acked but recorded as running would be lost to the ledger). While
 one batch is being written the next gathers, so batches grow with the load and a lone write
-waits for nothing but itself: no timer, no added latency when idle.
+waits for nothing but itself: no timer, no added latency when idle. The background writer,
+whose records nobody waits for, does wait (`linger`, SENT_LINGER) to gather the sends of many
+requests into one transaction: each transaction is one more the requests' own could collide with.
 
 Guarantees (tests/jobs/test_ledger_writer.py):
 - Order: one thread writes every batch, in arrival order, and a batch holds at most one write
@@ -44,6 +46,10 @@ logger = logging.getLogger(__name__)
 
 #: Most writes per statement: bounds the statement's size and the time a lock is held.
 MAX_BATCH = 200
+#: How long the background writer gathers "queued" records before writing them: one
+#: transaction per this many seconds under load rather than one per request, each of which
+#: the next request's transaction could collide with (on SQLite, by sleeping for the lock).
+SENT_LINGER = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,10 +134,13 @@ class LedgerWriter:
     two made smaller batches that contend for the GIL and the database).
     """
 
-    def __init__(self, *, worker_id: str, threads: int = 1, using: str = "default") -> None:
+    def __init__(
+        self, *, worker_id: str, threads: int = 1, using: str = "default", linger: float = 0.0
+    ) -> None:
         self.worker_id = worker_id
         self.threads = threads
         self.using = using
+        self.linger = linger
         self._queue: queue.SimpleQueue[_Handover | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
@@ -225,6 +234,7 @@ class LedgerWriter:
                     if first is None:
                         break
                     batch.append(first)
+                    stopping = self._linger(batch)
                 while not stopping and len(batch) < MAX_BATCH:
                     try:
                         item = self._queue.get_nowait()
@@ -243,6 +253,21 @@ class LedgerWriter:
                 self._write(now)
         finally:
             connections[self.using].close()
+
+    def _linger(self, batch: list[_Handover]) -> bool:
+        """Gather writes for `linger` seconds after the first (True if told to stop meanwhile)."""
+        if not self.linger:
+            return False
+        deadline = time.monotonic() + self.linger
+        while len(batch) < MAX_BATCH and (left := deadline - time.monotonic()) > 0:
+            try:
+                item = self._queue.get(timeout=left)
+            except queue.Empty:
+                break
+            if item is None:
+                return True
+            batch.append(item)
+        return False
 
     def _write(self, batch: list[_Handover]) -> None:
         pending = batch
@@ -378,7 +403,7 @@ def background_writer() -> LedgerWriter:
     global _background
     with _background_lock:
         if _background is None or _background[0] != os.getpid():
-            writer = LedgerWriter(worker_id="")
+            writer = LedgerWriter(worker_id="", linger=SENT_LINGER)
             writer.start()
             atexit.register(writer.stop, 10)
             _background = (os.getpid(), writer)

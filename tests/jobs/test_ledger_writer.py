@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -16,6 +17,7 @@ from django.utils import timezone
 from jobs.ledger_writer import (
     ClaimRequest,
     LedgerWriter,
+    SentRequest,
     SuccessRequest,
     WriterStoppedError,
     _Handover,
@@ -150,6 +152,34 @@ def test_stop_writes_everything_handed_over_before_it(writer):
     assert running == written
     with pytest.raises(WriterStoppedError):
         writer.claim(ClaimRequest(ids[0], 0, "w", "d"), budget=5)
+
+
+class BatchRecordingWriter(LedgerWriter):
+    """The real writer, noting the size of each batch it writes."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.batches: list[int] = []
+
+    def _write(self, batch: list[_Handover]) -> None:
+        self.batches.append(len(batch))
+        super()._write(batch)
+
+
+def test_send_records_gather_for_the_linger_and_stop_writes_them_without_waiting_it_out():
+    ids = [uuid.uuid4() for _ in range(3)]
+    Job.objects.bulk_create([Job(id=i, actor_name="noop", queue_name="q") for i in ids])
+    writer = BatchRecordingWriter(worker_id="", linger=3600)
+    writer.start()
+    writer.sent(SentRequest(ids[0], at=timezone.now()), budget=5)
+    time.sleep(0.3)  # without a linger, the first record would be written alone meanwhile
+    for job_id in ids[1:]:
+        writer.sent(SentRequest(job_id, at=timezone.now()), budget=5)
+    writer.stop(timeout=30)  # an hour's linger left: stopping must not wait it out
+
+    assert writer.batches == [3]
+    statuses = set(Job.objects.filter(pk__in=ids).values_list("status", flat=True))
+    assert statuses == {JobStatus.QUEUED}
 
 
 def test_a_row_that_cannot_be_written_fails_alone(writer):
