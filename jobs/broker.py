@@ -16,10 +16,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from dramatiq import Message
 from dramatiq.brokers import redis as dramatiq_redis
+from dramatiq.common import current_millis
 from dramatiq.errors import DecodeError
 
 from .deferred_acks import HOLD_ATTRIBUTE, AckHold
@@ -89,29 +92,59 @@ class RedisBroker(dramatiq_redis.RedisBroker):
         self.maintenance_interval = maintenance_interval
         self._last_maintenance: dict[str, float] = {}
         self._maintenance_lock = threading.Lock()
-        self._dispatching = threading.local()
 
     @property
     def consumer_class(self) -> type[PoisonTolerantConsumer]:
         return PoisonTolerantConsumer
 
-    def _dispatch(self, command: str) -> Callable[..., Any]:
-        dispatch = super()._dispatch(command)
+    def enqueue_many(self, messages: Sequence[Message[Any]]) -> list[Message[Any]]:
+        """`enqueue()` for many messages (no delay) in one round trip: Dramatiq's dispatch
+        script run once per message in a Redis pipeline, where `enqueue()` waits for each.
 
-        def do_dispatch(queue_name: str, *args: Any) -> Any:
-            # _should_do_maintenance() only gets the command: tell it the queue too.
-            self._dispatching.queue_name = queue_name
-            return dispatch(queue_name, *args)
+        The middleware hooks run as for `enqueue()`. If Redis fails, an error is raised and
+        some of the messages may have been enqueued all the same: the caller must treat them as
+        unsent but safe to send again (the ledger's claim refuses a second delivery).
+        """
+        prepared = [m.copy(options={"redis_message_id": str(uuid.uuid4())}) for m in messages]
+        for message in prepared:
+            self.emit_before("enqueue", message, None)
+        pipeline = self.client.pipeline(transaction=False)
+        for message in prepared:
+            redis_id = message.options["redis_message_id"]
+            self.do_enqueue(message.queue_name, redis_id, message.encode(), client=pipeline)
+        pipeline.execute()
+        for message in prepared:
+            self.emit_after("enqueue", message, None)
+        return prepared
+
+    def _dispatch(self, command: str) -> Callable[..., Any]:
+        """Dramatiq 2.2.1's `_dispatch`, with the queue passed to the maintenance decision and
+        an optional `client` (a pipeline) to run the script on."""
+        dispatch = self.scripts["dispatch"]
+        keys = [self.namespace]
+
+        def do_dispatch(queue_name: str, *args: Any, client: Any = None) -> Any:
+            arguments = [
+                command,
+                current_millis(),
+                queue_name,
+                self.broker_id,
+                self.heartbeat_timeout,
+                self.dead_message_ttl,
+                self._maintenance_due(command, queue_name),
+                self._max_unpack_size(),
+                *args,
+            ]
+            return dispatch(args=arguments, keys=keys, client=client)
 
         return do_dispatch
 
-    def _should_do_maintenance(self, command: str) -> int:
+    def _maintenance_due(self, command: str, queue_name: str) -> int:
         if command in dramatiq_redis.MAINTENANCE_COMMAND_BLACKLIST:
             return 0
-        queue_name = getattr(self._dispatching, "queue_name", "")
         now = time.monotonic()
         with self._maintenance_lock:
             if now - self._last_maintenance.get(queue_name, 0.0) >= self.maintenance_interval:
                 self._last_maintenance[queue_name] = now
                 return 1
-        return super()._should_do_maintenance(command)
+        return self._should_do_maintenance(command)  # Dramatiq's own random 0.1 %

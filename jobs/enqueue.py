@@ -26,6 +26,9 @@ from .tracking import (
 
 logger = logging.getLogger(__name__)
 
+#: Messages per Redis pipeline in send_many: one round trip each, a bounded request size.
+SEND_CHUNK = 500
+
 
 def enqueue(
     actor: Actor[..., Any],
@@ -151,19 +154,26 @@ def send(
 
 
 def send_many(messages: list[Message[Any]], *, note: str) -> int:
-    """Send recorded pending jobs together and record the sends in one transaction (staff
-    actions on thousands of jobs). Stops at the first broker error: the rest stay pending
-    for the relay. Returns how many were sent."""
+    """Send recorded pending jobs together and record the sends in one transaction (bulk
+    enqueues, staff actions on thousands of jobs): a Redis pipeline per SEND_CHUNK messages
+    where the broker has one (jobs/broker.py). Stops at the first broker error: that chunk and
+    the rest stay pending for the relay (a message of the failed chunk that did reach Redis is
+    sent again later, and its second delivery refused by the claim). Returns how many were
+    recorded as sent."""
     broker = dramatiq.get_broker()
+    enqueue_chunk = getattr(broker, "enqueue_many", None) or (
+        lambda chunk: [broker.enqueue(message) for message in chunk]
+    )
     sent_at = timezone.now()
     sent: list[uuid.UUID] = []
-    for message in messages:
+    for start in range(0, len(messages), SEND_CHUNK):
+        chunk = messages[start : start + SEND_CHUNK]
         try:
-            broker.enqueue(message)
+            enqueue_chunk(chunk)
         except (RedisError, OSError):
             logger.warning("Broker unreachable: %d job(s) stay pending.", len(messages) - len(sent))
             break
-        sent.append(uuid.UUID(message.message_id))
+        sent.extend(uuid.UUID(message.message_id) for message in chunk)
     if sent:
         try:
             write_with_retries(

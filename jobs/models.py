@@ -15,7 +15,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .error_groups import error_group
-from .fast_insert import insert_many, insert_rows
+from .fast_insert import insert_for_each, insert_many, insert_rows
 from .redaction import seal_arguments
 
 #: Longest error text kept on a job row (the full text stays on the event).
@@ -224,8 +224,12 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
         ]
         with transaction.atomic(savepoint=False):  # as create_pending: the caller's transaction
             insert_many(jobs)
-            insert_many(
-                [JobEvent(job=job, kind=EventKind.ENQUEUED, at=job.created_at) for job in jobs]
+            insert_for_each(
+                JobEvent,
+                parent="job",
+                parent_ids=[job.id for job in jobs],
+                values={"kind": EventKind.ENQUEUED},
+                from_parent={"at": "created_at"},
             )
         for job in jobs:
             job._state.adding = False
@@ -281,11 +285,11 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
             self.filter(pk__in=job_ids, status=JobStatus.PENDING).update(
                 status=JobStatus.QUEUED, queued_at=at, next_eta=None, relay_lease_until=None
             )
-            insert_many(
-                [
-                    JobEvent(job_id=job_id, kind=EventKind.QUEUED, at=at, message=note)
-                    for job_id in job_ids
-                ]
+            insert_for_each(
+                JobEvent,
+                parent="job",
+                parent_ids=job_ids,
+                values={"kind": EventKind.QUEUED, "at": at, "message": note},
             )
 
     def lease_for_relay(self, job_id: uuid.UUID, *, seconds: float) -> bool:

@@ -124,3 +124,23 @@ def test_enqueue_many_while_redis_is_down_keeps_every_job_pending(
     assert {j.status for j in Job.objects.filter(pk__in=[j.id for j in jobs])} == {
         JobStatus.PENDING
     }
+
+
+def test_enqueue_many_sends_in_pipelined_chunks_and_each_message_is_whole(
+    redis_url: str, redis_client, alice: User, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr("jobs.enqueue.SEND_CHUNK", 2)  # 5 jobs: pipelines of 2, 2 and 1
+    with django_capture_on_commit_callbacks(execute=True):
+        jobs = enqueue_many(send_welcome_email, [(alice.pk, n) for n in range(5)])
+
+    messages = {m["message_id"]: m for m in queued_messages(redis_client)}
+    assert set(messages) == {str(job.id) for job in jobs}
+    for job in jobs:
+        message = messages[str(job.id)]
+        assert message["args"] == job.args
+        assert message["actor_name"] == "send_welcome_email"
+        assert message["options"]["redis_message_id"]  # as enqueue() gives it, for the ack
+    namespace = dramatiq.get_broker().namespace  # type: ignore[attr-defined]
+    assert redis_client.llen(f"{namespace}:default") == 5  # each id in the queue's list
+    statuses = Job.objects.filter(pk__in=[j.id for j in jobs]).values_list("status", flat=True)
+    assert set(statuses) == {JobStatus.QUEUED}

@@ -1,0 +1,73 @@
+"""fast_insert (jobs/fast_insert.py): rows written without Model.save() are the rows Django
+would have written."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+from django.utils import timezone
+
+from jobs.fast_insert import insert_for_each, insert_many, insert_rows
+from jobs.models import EventKind, Job, JobEvent, JobStatus
+
+pytestmark = pytest.mark.django_db
+
+
+def new_jobs(count: int) -> list[Job]:
+    start = timezone.now() - dt.timedelta(hours=1)
+    return [
+        Job(
+            id=uuid.uuid4(),
+            actor_name="noop",
+            queue_name="q",
+            args=[n, {"nested": "é"}],
+            created_at=start + dt.timedelta(seconds=n),
+        )
+        for n in range(count)
+    ]
+
+
+def test_insert_rows_and_insert_many_write_what_save_would():
+    one, *many = new_jobs(4)
+    insert_rows(one, JobEvent(job=one, kind=EventKind.ENQUEUED, at=one.created_at))
+    insert_many(many)
+
+    for job in [one, *many]:
+        stored = Job.objects.get(pk=job.id)
+        assert stored.args == job.args
+        assert stored.created_at == job.created_at
+        assert stored.status == JobStatus.PENDING
+    assert list(one.events.values_list("kind", "at")) == [(EventKind.ENQUEUED, one.created_at)]
+
+
+def test_insert_for_each_writes_one_row_per_parent_with_values_copies_and_defaults(monkeypatch):
+    monkeypatch.setattr("jobs.fast_insert.CHUNK", 2)  # 5 parents: statements of 2, 2 and 1
+    jobs = new_jobs(5)
+    insert_many(jobs)
+    sent_at = timezone.now()
+
+    insert_for_each(
+        JobEvent,
+        parent="job",
+        parent_ids=[job.id for job in jobs],
+        values={"kind": EventKind.ENQUEUED},
+        from_parent={"at": "created_at"},
+    )
+    insert_for_each(
+        JobEvent,
+        parent="job",
+        parent_ids=[job.id for job in jobs[:3]],
+        values={"kind": EventKind.QUEUED, "at": sent_at, "message": "<b>note</b>"},
+    )
+
+    for n, job in enumerate(jobs):
+        events = list(JobEvent.objects.filter(job=job).order_by("id"))
+        assert [(e.kind, e.at) for e in events] == [(EventKind.ENQUEUED, job.created_at)] + (
+            [(EventKind.QUEUED, sent_at)] if n < 3 else []
+        )
+        for event in events:  # every other field its default
+            assert (event.attempt, event.worker, event.traceback, event.eta) == (0, "", "", None)
+            assert event.operator_id is None
+        assert [e.message for e in events] == [""] + (["<b>note</b>"] if n < 3 else [])
