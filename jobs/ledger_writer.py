@@ -8,8 +8,9 @@ claim must be settled before the actor runs (it is what refuses duplicates), the
 the message is acked (a job acked but recorded as running would be lost to the ledger). While
 one batch is being written the next gathers, so batches grow with the load and a lone write
 waits for nothing but itself: no timer, no added latency when idle. The background writer,
-whose records nobody waits for, does wait (`linger`, SENT_LINGER) to gather the sends of many
-requests into one transaction: each transaction is one more the requests' own could collide with.
+whose records nobody waits for, writes at most once per `linger` (SENT_LINGER) under load, to
+gather the sends of many requests into one transaction: each transaction is one more the
+requests' own could collide with.
 
 Guarantees (tests/jobs/test_ledger_writer.py):
 - Order: one thread writes every batch, in arrival order, and a batch holds at most one write
@@ -46,9 +47,10 @@ logger = logging.getLogger(__name__)
 
 #: Most writes per statement: bounds the statement's size and the time a lock is held.
 MAX_BATCH = 200
-#: How long the background writer gathers "queued" records before writing them: one
-#: transaction per this many seconds under load rather than one per request, each of which
-#: the next request's transaction could collide with (on SQLite, by sleeping for the lock).
+#: The background writer writes its "queued" records at most once per this many seconds:
+#: under load one transaction per 50 ms rather than one per request, each of which the next
+#: request's transaction could collide with (on SQLite, by sleeping for the lock); a record
+#: arriving after a quiet spell is written at once.
 SENT_LINGER = 0.05
 
 
@@ -141,6 +143,7 @@ class LedgerWriter:
         self.threads = threads
         self.using = using
         self.linger = linger
+        self._last_write = float("-inf")  # time.monotonic() when the last batch was written
         self._queue: queue.SimpleQueue[_Handover | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
@@ -251,14 +254,17 @@ class LedgerWriter:
                     (held if job_id in seen else now).append(handover)
                     seen.add(job_id)
                 self._write(now)
+                self._last_write = time.monotonic()
         finally:
             connections[self.using].close()
 
     def _linger(self, batch: list[_Handover]) -> bool:
-        """Gather writes for `linger` seconds after the first (True if told to stop meanwhile)."""
+        """Gather writes until `linger` seconds after the last batch was written: at most one
+        transaction per `linger` under load, none delayed after a quiet spell (True if told to
+        stop meanwhile)."""
         if not self.linger:
             return False
-        deadline = time.monotonic() + self.linger
+        deadline = self._last_write + self.linger
         while len(batch) < MAX_BATCH and (left := deadline - time.monotonic()) > 0:
             try:
                 item = self._queue.get(timeout=left)

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import connection
 
 from jobs.embedded_redis import EmbeddedRedis
-from jobs.models import Job
+from jobs.models import EventKind, Job
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_REDIS_URL = f"unix://{settings.REDIS_SOCKET}?db=0"
@@ -223,9 +223,13 @@ def unacked(redis_client: Any, queue: str) -> int:
 
 
 def wait_until_final(job_id: Any, worker: WorkerProcess, timeout: float = 30) -> Job:
+    """The job once final and its send recorded: a fast job can end before this process's
+    background writer records the send (jobs/ledger_writer.py)."""
+
     def final() -> Job | None:
         job = Job.objects.get(pk=job_id)
-        return job if job.is_final else None
+        sent = job.events.filter(kind__in=[EventKind.QUEUED, EventKind.RESENT]).exists()
+        return job if job.is_final and sent else None
 
     def explain() -> str:
         job = Job.objects.filter(pk=job_id).first()

@@ -39,6 +39,9 @@ def test_eight_threads_record_every_event_of_every_job_without_lock_errors(
         )
     finally:
         worker.stop()
+    # The sends were recorded by this process's background writer, maybe after a job's end.
+    sends = Job.objects.filter(pk__in=ids, events__kind=EventKind.QUEUED)
+    wait_for(lambda: sends.count() == JOBS, 10)
 
     expected = [EventKind.ENQUEUED, EventKind.QUEUED, EventKind.STARTED, EventKind.SUCCEEDED]
     for job in Job.objects.filter(pk__in=ids).prefetch_related("events"):

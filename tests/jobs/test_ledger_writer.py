@@ -23,6 +23,7 @@ from jobs.ledger_writer import (
     _Handover,
 )
 from jobs.models import EventKind, Job, JobStatus
+from tests.conftest import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -166,18 +167,23 @@ class BatchRecordingWriter(LedgerWriter):
         super()._write(batch)
 
 
-def test_send_records_gather_for_the_linger_and_stop_writes_them_without_waiting_it_out():
+def test_send_records_after_a_write_gather_for_the_linger_and_stop_does_not_wait_it_out():
     ids = [uuid.uuid4() for _ in range(3)]
     Job.objects.bulk_create([Job(id=i, actor_name="noop", queue_name="q") for i in ids])
     writer = BatchRecordingWriter(worker_id="", linger=3600)
     writer.start()
-    writer.sent(SentRequest(ids[0], at=timezone.now()), budget=5)
-    time.sleep(0.3)  # without a linger, the first record would be written alone meanwhile
-    for job_id in ids[1:]:
-        writer.sent(SentRequest(job_id, at=timezone.now()), budget=5)
-    writer.stop(timeout=30)  # an hour's linger left: stopping must not wait it out
 
-    assert writer.batches == [3]
+    def sent(job_id: uuid.UUID) -> None:
+        writer.sent(SentRequest(job_id, at=timezone.now()), budget=5)
+
+    sent(ids[0])  # after a quiet spell: written at once
+    wait_for(lambda: Job.objects.get(pk=ids[0]).status == JobStatus.QUEUED, 10)
+    sent(ids[1])  # within the linger of that write: gathered...
+    time.sleep(0.3)  # (without a linger, written alone meanwhile)
+    sent(ids[2])
+    writer.stop(timeout=30)  # ...until stopped, which must not wait out the hour left
+
+    assert writer.batches == [1, 2]
     statuses = set(Job.objects.filter(pk__in=ids).values_list("status", flat=True))
     assert statuses == {JobStatus.QUEUED}
 

@@ -54,9 +54,13 @@ def in_process_worker(redis_url: str) -> Iterator[Worker]:
 
 
 def final(job_id: Any) -> Job:
+    """The job once final and its send recorded (by the background writer, which may come
+    after a fast job's end: jobs/ledger_writer.py)."""
+
     def finished() -> Job | None:
         job = Job.objects.get(pk=job_id)
-        return job if job.is_final else None
+        sent = job.events.filter(kind=EventKind.QUEUED).exists()
+        return job if job.is_final and sent else None
 
     job: Job = wait_for(finished, 20)
     return job

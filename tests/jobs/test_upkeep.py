@@ -13,6 +13,7 @@ from accounts.models import User
 from accounts.tasks import send_welcome_email
 from jobs.models import EventKind, Job, JobStatus
 from jobs.upkeep import FLEET_LOCK, LedgerUpkeep
+from tests.conftest import wait_for
 
 # Autocommit, as in a worker thread: run_once() resets the connection check like Django per request.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -54,5 +55,6 @@ def test_an_upkeep_run_relays_pending_jobs_and_repairs_overdue_ones(redis_url: s
 
     LedgerUpkeep().run_once()
 
-    assert Job.objects.get(pk=pending.pk).status == JobStatus.QUEUED
-    assert Job.objects.get(pk=overdue.pk).events.filter(kind=EventKind.RESENT).exists()
+    # The sends' records are written by the background writer (jobs/ledger_writer.py).
+    wait_for(lambda: Job.objects.get(pk=pending.pk).status == JobStatus.QUEUED, 10)
+    wait_for(lambda: Job.objects.get(pk=overdue.pk).events.filter(kind=EventKind.RESENT), 10)
