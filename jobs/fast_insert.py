@@ -40,15 +40,26 @@ def insert_rows(*objs: models.Model, using: str = "default") -> None:
 
 
 def insert_many(objs: Sequence[models.Model], using: str = "default") -> None:
-    """Insert many new instances of one model: the cached statement, `executemany` (one
-    prepared statement stepped per row on SQLite, pipelined by psycopg on PostgreSQL), where
+    """Insert many new instances of one model: on SQLite the cached statement through
+    `executemany` (one prepared statement stepped per row), on PostgreSQL one COPY, where
     bulk_create builds and parses a statement per 999 values."""
     if not objs:
         return
     connection = connections[using]
-    sql, fields = _insert_sql(type(objs[0]), connection)
+    model = type(objs[0])
+    sql, fields = _insert_sql(model, connection)
+    rows = [_values(obj, fields, connection) for obj in objs]
     with connection.cursor() as cursor:
-        cursor.executemany(sql, [_values(obj, fields, connection) for obj in objs])
+        if connection.vendor == "postgresql":
+            # COPY: one stream for all rows, where executemany binds and executes each.
+            quote = connection.ops.quote_name
+            columns = ", ".join(quote(f.column) for f in fields)
+            copy_sql = f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN"
+            with cursor.cursor.copy(copy_sql) as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        cursor.executemany(sql, rows)
 
 
 def insert_for_each(
@@ -100,9 +111,39 @@ def insert_for_each(
             cursor.execute(f"{head}({', '.join(['%s'] * len(chunk))})", [*params, *chunk])
 
 
+#: Field classes (exactly these, not subclasses) whose str values Django sends unchanged.
+_TEXT_FIELDS = (models.CharField, models.TextField)
+_FULL, _TEXT, _NULLABLE = 0, 1, 2
+_shortcuts: dict[Any, int] = {}
+
+
+def _shortcut(field: Any) -> int:
+    """Which of a field's values skip its preparation: str values of a plain text field, None
+    of a nullable field that neither fills itself in on save nor stores None as JSON null."""
+    if field not in _shortcuts:
+        fills_itself = getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
+        if type(field) in _TEXT_FIELDS and not field.null:
+            _shortcuts[field] = _TEXT
+        elif field.null and not fills_itself and not isinstance(field, models.JSONField):
+            _shortcuts[field] = _NULLABLE
+        else:
+            _shortcuts[field] = _FULL
+    return _shortcuts[field]
+
+
 def _values(obj: models.Model, fields: tuple[Any, ...], connection: Any) -> list[Any]:
-    """The row's values as Django's INSERT would send them."""
-    return [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
+    """The row's values as Django's INSERT would send them: plain text and NULLs as they are
+    (most of a ledger row), the rest through the fields' `pre_save` and `get_db_prep_save`."""
+    row = []
+    for field in fields:
+        shortcut = _shortcut(field)
+        if shortcut:
+            value = getattr(obj, field.attname)
+            if (value is None) if shortcut == _NULLABLE else isinstance(value, str):
+                row.append(value)
+                continue
+        row.append(field.get_db_prep_save(field.pre_save(obj, True), connection))
+    return row
 
 
 def _insert_sql(model: type[models.Model], connection: Any) -> tuple[str, tuple[Any, ...]]:

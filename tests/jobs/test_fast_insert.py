@@ -7,9 +7,18 @@ import datetime as dt
 import uuid
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
-from jobs.fast_insert import insert_for_each, insert_many, insert_rows
+from jobs.fast_insert import (
+    _FULL,
+    _insert_sql,
+    _shortcut,
+    _values,
+    insert_for_each,
+    insert_many,
+    insert_rows,
+)
 from jobs.models import EventKind, Job, JobEvent, JobStatus
 
 pytestmark = pytest.mark.django_db
@@ -71,3 +80,16 @@ def test_insert_for_each_writes_one_row_per_parent_with_values_copies_and_defaul
             assert (event.attempt, event.worker, event.traceback, event.eta) == (0, "", "", None)
             assert event.operator_id is None
         assert [e.message for e in events] == [""] + (["<b>note</b>"] if n < 3 else [])
+
+
+def test_the_values_that_skip_field_preparation_are_what_preparation_would_give():
+    job = Job.objects._pending(uuid.uuid4(), "noop", "q", [1], {"k": "v"}, 3, None)
+    job.worker, job.last_error, job.next_eta = "w:1", "<boom>", None
+    _, fields = _insert_sql(Job, connection)
+
+    shortcut = _values(job, fields, connection)
+    prepared = [field.get_db_prep_save(field.pre_save(job, True), connection) for field in fields]
+
+    skipped = [n for n, field in enumerate(fields) if _shortcut(field) != _FULL]
+    assert len(skipped) > len(fields) / 2  # most of a ledger row
+    assert [shortcut[n] for n in skipped] == [prepared[n] for n in skipped]
