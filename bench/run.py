@@ -44,7 +44,9 @@ def main() -> None:
     parser.add_argument("--bulk", type=int, default=500, help="jobs per bulk transaction")
     parser.add_argument("--rounds", type=int, default=21)
     parser.add_argument(
-        "--profile", action="store_true", help="then cProfile one enqueue_many() bulk"
+        "--profile",
+        action="store_true",
+        help="then cProfile a round of ledger signups and one enqueue_many() bulk",
     )
     args = parser.parse_args()
 
@@ -156,6 +158,9 @@ def run(args: argparse.Namespace) -> None:
         fn()
         return (time.perf_counter() - start) / count
 
+    def fresh_emails(prefix: str) -> list[str]:
+        return [f"{prefix}-{uuid.uuid4().hex[:12]}@bench.example" for _ in range(args.signups)]
+
     def signups(signup: Callable[[str], None], emails: list[str]) -> None:
         for email in emails:
             signup(email)
@@ -183,9 +188,7 @@ def run(args: argparse.Namespace) -> None:
     for round_number in range(args.rounds):
         order = ["bare", "ledger"] if round_number % 2 == 0 else ["ledger", "bare"]
         for variant in order:
-            emails = [
-                f"{variant}-{uuid.uuid4().hex[:12]}@bench.example" for _ in range(args.signups)
-            ]
+            emails = fresh_emails(variant)
             if variant == "bare":
                 with without_tracker():
                     results["bare"].append(
@@ -207,9 +210,14 @@ def run(args: argparse.Namespace) -> None:
         import cProfile
         import pstats
 
-        profiler = cProfile.Profile()
-        profiler.runcall(ledger_bulk_many, args.bulk)
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+        for title, run_it in (
+            (f"{args.signups} ledger signups", partial(ledger_signups, fresh_emails("p"))),
+            (f"one enqueue_many() bulk of {args.bulk}", partial(ledger_bulk_many, args.bulk)),
+        ):
+            print(f"--- cProfile: {title} ---")
+            profiler = cProfile.Profile()
+            profiler.runcall(run_it)
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
     background_writer().stop()  # the "queued" records still on their way
     unsent = Job.objects.filter(created_at__gte=started).exclude(status=JobStatus.QUEUED).count()
     med = {k: statistics.median(v) for k, v in results.items()}

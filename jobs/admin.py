@@ -28,7 +28,7 @@ from django_dramatiq.models import Task
 from . import dashboard
 from .admin_actions import JobActionsMixin
 from .models import Job, JobEvent, JobStatus
-from .pagination import CappedCountPaginator
+from .pagination import CappedCountPaginator, LimitedChangeList
 
 # django-dramatiq's Task admin renders message data with mark_safe (stored XSS) and its Task
 # table is not our ledger: never expose it.
@@ -285,6 +285,9 @@ class JobAdmin(JobActionsMixin, admin.ModelAdmin):
         }
         template = "admin/jobs/dashboard_body.html" if partial else "admin/jobs/dashboard.html"
         return TemplateResponse(request, template, context)
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[LimitedChangeList]:
+        return LimitedChangeList
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
         # Filters beyond the sidebar's (e.g. from a dashboard link) are listed above the table,

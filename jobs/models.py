@@ -793,6 +793,19 @@ class Job(models.Model):
                 condition=models.Q(status=JobStatus.FAILED),
                 name="job_failed_error_group",
             ),
+            # Failed jobs pile up over the retention period (200,000 at 10,000,000 jobs): the
+            # list filtered to failed + one actor or queue would read every one of them through
+            # job_status_created. Partial, so a job that succeeds never writes to them.
+            models.Index(
+                fields=["actor_name", "-created_at"],
+                condition=models.Q(status=JobStatus.FAILED),
+                name="job_failed_actor_created",
+            ),
+            models.Index(
+                fields=["queue_name", "-created_at"],
+                condition=models.Q(status=JobStatus.FAILED),
+                name="job_failed_queue_created",
+            ),
         ]
         permissions = [
             ("view_job_payload", "Can view job arguments and results"),

@@ -6,7 +6,9 @@ import uuid
 
 import pytest
 from django.contrib import admin
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django_dramatiq.models import Task
 
 from accounts.models import User
@@ -191,3 +193,25 @@ def test_long_lists_are_counted_only_up_to_the_cap(staff_client: Client, monkeyp
     assert page.count('class="field-short_id"') == 5
     few = staff_client.get("/admin/jobs/job/", {"q": "no-such-actor"}).content.decode()
     assert "0 jobs" in few
+
+
+def test_a_one_page_list_is_fetched_with_its_count_as_limit_but_a_search_is_not(
+    staff_client: Client,
+):
+    """jobs/pagination.py's LimitedChangeList: both plans measured at 10,000,000 jobs."""
+    make_job(actor="generate_report")
+    make_job(actor="generate_report", args=["bob@example.com"])
+
+    def list_query(params: dict[str, str]) -> tuple[str, str]:
+        with CaptureQueriesContext(connection) as queries:
+            page = staff_client.get("/admin/jobs/job/", params).content.decode()
+        rows = 'SELECT "jobs_job"."id", "jobs_job"."actor_name"'
+        [fetch] = [q["sql"] for q in queries if rows in q["sql"]]
+        return fetch, page
+
+    filtered, page = list_query({"status__exact": "pending", "actor_name": "generate_report"})
+    assert filtered.endswith("LIMIT 2")
+    assert page.count('class="field-short_id"') == 2
+    searched, page = list_query({"q": "bob@example.com"})
+    assert "LIMIT" not in searched
+    assert page.count('class="field-short_id"') == 1
