@@ -32,7 +32,7 @@ check: $(BIN)/.installed  ## Django checks, migrations up to date, ruff, mypy
 	$(BIN)/mypy .
 
 bench: $(BIN)/.installed  ## Quick benchmarks: enqueue and worker throughput ratios (bench/README.md)
-	$(BIN)/python bench/run.py --rounds 3
+	$(BIN)/python bench/run.py
 	$(BIN)/python bench/worker_throughput.py --jobs 2000 --rounds 3 --workers 1x8
 
 browser:  ## Install Debian's chromium for the browser tests (apt-get; needs root)
