@@ -1,5 +1,5 @@
 """A paginator that never counts a whole large table (counts stop at COUNT_CAP), and a change
-list that never fetches without a LIMIT.
+list that fetches a short filtered list with a LIMIT.
 
 Django's admin counts every row the list matches to number its pages: a full scan at millions of
 jobs. Past the cap the admin says "more than 10,000" and numbers the first pages only; filters
