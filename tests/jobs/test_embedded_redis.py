@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -35,6 +36,7 @@ def test_embedded_redis_command_serves_a_persistent_non_evicting_redis(tmp_path:
         client.set("queued-job", "kept")
         assert client.config_get("appendonly") == {"appendonly": "yes"}
         assert client.config_get("maxmemory-policy") == {"maxmemory-policy": "noeviction"}
+        client.close()  # else stopping waits for it (next test)
     finally:
         process.terminate()
         process.wait(timeout=15)
@@ -44,6 +46,7 @@ def test_embedded_redis_command_serves_a_persistent_non_evicting_redis(tmp_path:
         EmbeddedRedis(tmp_path).wait_until_ready(15)
         client = redis.Redis(unix_socket_path=str(EmbeddedRedis(tmp_path).socket))
         assert client.get("queued-job") == b"kept"
+        client.close()
     finally:
         restarted.terminate()
         restarted.wait(timeout=15)
@@ -60,3 +63,33 @@ def test_embedded_redis_command_stays_idle_when_redis_url_points_elsewhere(tmp_p
     finally:
         process.terminate()
         process.wait(timeout=15)
+
+
+def test_asked_to_stop_it_serves_its_clients_until_they_leave_then_stops(tmp_path: Path):
+    """As on Ctrl-C in `make run`: the worker, still shutting down, keeps its broker."""
+    process = run_command(tmp_path)
+    server = EmbeddedRedis(tmp_path)
+    try:
+        server.wait_until_ready(15)
+        worker = redis.Redis(unix_socket_path=str(server.socket))
+        worker.set("acked-on-the-way-out", "yes")
+        process.send_signal(signal.SIGINT)  # the terminal's Ctrl-C reaches this process only
+        time.sleep(1.0)
+        assert worker.ping()  # still up while a client is connected
+        assert process.poll() is None
+        worker.close()  # the worker has finished shutting down
+        assert process.wait(timeout=15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert not server.socket.exists()  # the server itself is gone too
+
+    restarted = run_command(tmp_path)
+    try:
+        server.wait_until_ready(15)
+        client = redis.Redis(unix_socket_path=str(server.socket))
+        assert client.get("acked-on-the-way-out") == b"yes"
+        client.close()
+    finally:
+        restarted.terminate()
+        restarted.wait(timeout=15)
