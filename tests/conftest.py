@@ -222,14 +222,17 @@ def unacked(redis_client: Any, queue: str) -> int:
     return int(redis_client.hlen(f"{namespace}:{queue}.msgs"))
 
 
-def wait_until_final(job_id: Any, worker: WorkerProcess, timeout: float = 30) -> Job:
-    """The job once final and its send recorded: a fast job can end before this process's
-    background writer records the send (jobs/ledger_writer.py)."""
+def settled(job_id: Any) -> Job | None:
+    """The job if it is final and its send is recorded (a fast job can end before this
+    process's background writer records the send: jobs/ledger_writer.py), else None."""
+    job = Job.objects.get(pk=job_id)
+    sent = job.events.filter(kind__in=[EventKind.QUEUED, EventKind.RESENT]).exists()
+    return job if job.is_final and sent else None
 
+
+def wait_until_final(job_id: Any, worker: WorkerProcess, timeout: float = 30) -> Job:
     def final() -> Job | None:
-        job = Job.objects.get(pk=job_id)
-        sent = job.events.filter(kind__in=[EventKind.QUEUED, EventKind.RESENT]).exists()
-        return job if job.is_final and sent else None
+        return settled(job_id)
 
     def explain() -> str:
         job = Job.objects.filter(pk=job_id).first()

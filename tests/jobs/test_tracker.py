@@ -15,7 +15,7 @@ from dramatiq.middleware import Retries, TimeLimit
 from jobs.enqueue import enqueue
 from jobs.models import EventKind, Job, JobStatus
 from jobs.tracking import JobTracker
-from tests.conftest import wait_for
+from tests.conftest import settled, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -54,15 +54,7 @@ def in_process_worker(redis_url: str) -> Iterator[Worker]:
 
 
 def final(job_id: Any) -> Job:
-    """The job once final and its send recorded (by the background writer, which may come
-    after a fast job's end: jobs/ledger_writer.py)."""
-
-    def finished() -> Job | None:
-        job = Job.objects.get(pk=job_id)
-        sent = job.events.filter(kind=EventKind.QUEUED).exists()
-        return job if job.is_final and sent else None
-
-    job: Job = wait_for(finished, 20)
+    job: Job = wait_for(lambda: settled(job_id), 20)
     return job
 
 
