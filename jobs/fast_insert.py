@@ -2,8 +2,9 @@
 
 `Model.save()` compiles its INSERT anew every time (about 0.2 ms of Python each), which was
 most of what `enqueue()` added to a request (docs/PERFORMANCE.md). This sends the same values
-(every concrete field's `pre_save` and `get_db_prep_save`, as Django would) through a
-statement cached per model and database vendor; on PostgreSQL all rows go in one statement
+(as Django would: every concrete field's `pre_save` and `get_db_prep_save`, except the plain
+text and NULL values these pass through unchanged) through a statement cached per model and
+database vendor; on PostgreSQL all rows go in one statement
 (one round trip; foreign keys between them are checked at its end). An auto-increment primary
 key left empty is assigned by the database and not read back. No signals are sent: the
 ledger's models have no receivers.
@@ -12,6 +13,7 @@ ledger's models have no receivers.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 from django.db import connections, models
@@ -19,7 +21,24 @@ from django.db import connections, models
 #: Parent ids per INSERT ... SELECT: well under SQLite's limit of bound parameters.
 CHUNK = 500
 
-_statements: dict[tuple[type[models.Model], str], tuple[str, tuple[Any, ...]]] = {}
+#: How a field's value is prepared (`_values`): through the field, or as it is when it is
+#: plain text of a plain text field, or None of a nullable field (Django sends those unchanged).
+_FULL, _TEXT, _NULLABLE = 0, 1, 2
+#: Field classes (exactly these, not subclasses) whose str values Django sends unchanged.
+_TEXT_FIELDS = (models.CharField, models.TextField)
+
+
+@dataclass(frozen=True)
+class _Statement:
+    """What inserting a model's rows needs, worked out once per model and database vendor."""
+
+    insert: str  # INSERT ... VALUES (%s, ...)
+    copy: str  # COPY ... FROM STDIN (PostgreSQL)
+    columns: tuple[str, ...]  # quoted, in `plan` order
+    plan: tuple[tuple[Any, int], ...]  # each inserted field and its preparation (_FULL, ...)
+
+
+_statements: dict[tuple[type[models.Model], str], _Statement] = {}
 
 
 def insert_rows(*objs: models.Model, using: str = "default") -> None:
@@ -27,8 +46,8 @@ def insert_rows(*objs: models.Model, using: str = "default") -> None:
     connection = connections[using]
     statements: list[tuple[str, list[Any]]] = []
     for obj in objs:
-        sql, fields = _insert_sql(type(obj), connection)
-        statements.append((sql, _values(obj, fields, connection)))
+        statement = _statement(type(obj), connection)
+        statements.append((statement.insert, _values(obj, statement.plan, connection)))
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql" and len(statements) > 1:
             ctes = ", ".join(f"r{n} AS ({sql})" for n, (sql, _) in enumerate(statements[:-1]))
@@ -46,20 +65,16 @@ def insert_many(objs: Sequence[models.Model], using: str = "default") -> None:
     if not objs:
         return
     connection = connections[using]
-    model = type(objs[0])
-    sql, fields = _insert_sql(model, connection)
-    rows = [_values(obj, fields, connection) for obj in objs]
+    statement = _statement(type(objs[0]), connection)
+    rows = [_values(obj, statement.plan, connection) for obj in objs]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # COPY: one stream for all rows, where executemany binds and executes each.
-            quote = connection.ops.quote_name
-            columns = ", ".join(quote(f.column) for f in fields)
-            copy_sql = f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN"
-            with cursor.cursor.copy(copy_sql) as copy:
+            with cursor.cursor.copy(statement.copy) as copy:
                 for row in rows:
                     copy.write_row(row)
             return
-        cursor.executemany(sql, rows)
+        cursor.executemany(statement.insert, rows)
 
 
 def insert_for_each(
@@ -77,19 +92,16 @@ def insert_for_each(
     CHUNK ids, without a model instance per row (the events of a bulk enqueue)."""
     connection = connections[using]
     quote = connection.ops.quote_name
+    statement = _statement(model, connection)
     foreign_key = cast("models.ForeignKey[Any, Any]", model._meta.get_field(parent))
     parent_meta = cast(type[models.Model], foreign_key.related_model)._meta
     copied = {
         name: str(cast("models.Field[Any, Any]", parent_meta.get_field(source)).column)
         for name, source in (from_parent or {}).items()
     }
-    columns: list[str] = []
     selected: list[str] = []
     params: list[Any] = []
-    for field in model._meta.concrete_fields:
-        if field.generated or (field.primary_key and isinstance(field, models.AutoField)):
-            continue
-        columns.append(quote(str(field.column)))
+    for field, _ in statement.plan:
         if field.name == parent:
             selected.append(quote(str(foreign_key.target_field.column)))
         elif field.name in copied:
@@ -101,7 +113,7 @@ def insert_for_each(
     pk = parent_meta.pk
     ids = [pk.get_db_prep_value(i, connection) for i in parent_ids]
     head = (
-        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(columns)}) "  # noqa: S608
+        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(statement.columns)}) "  # noqa: S608
         f"SELECT {', '.join(selected)} FROM {quote(parent_meta.db_table)} "
         f"WHERE {quote(str(pk.column))} IN "
     )
@@ -111,53 +123,47 @@ def insert_for_each(
             cursor.execute(f"{head}({', '.join(['%s'] * len(chunk))})", [*params, *chunk])
 
 
-#: Field classes (exactly these, not subclasses) whose str values Django sends unchanged.
-_TEXT_FIELDS = (models.CharField, models.TextField)
-_FULL, _TEXT, _NULLABLE = 0, 1, 2
-_shortcuts: dict[Any, int] = {}
-
-
-def _shortcut(field: Any) -> int:
-    """Which of a field's values skip its preparation: str values of a plain text field, None
-    of a nullable field that neither fills itself in on save nor stores None as JSON null."""
-    if field not in _shortcuts:
-        fills_itself = getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
-        if type(field) in _TEXT_FIELDS and not field.null:
-            _shortcuts[field] = _TEXT
-        elif field.null and not fills_itself and not isinstance(field, models.JSONField):
-            _shortcuts[field] = _NULLABLE
-        else:
-            _shortcuts[field] = _FULL
-    return _shortcuts[field]
-
-
-def _values(obj: models.Model, fields: tuple[Any, ...], connection: Any) -> list[Any]:
+def _values(obj: models.Model, plan: tuple[tuple[Any, int], ...], connection: Any) -> list[Any]:
     """The row's values as Django's INSERT would send them: plain text and NULLs as they are
     (most of a ledger row), the rest through the fields' `pre_save` and `get_db_prep_save`."""
     row = []
-    for field in fields:
-        shortcut = _shortcut(field)
-        if shortcut:
+    for field, preparation in plan:
+        if preparation:
             value = getattr(obj, field.attname)
-            if (value is None) if shortcut == _NULLABLE else isinstance(value, str):
+            if (value is None) if preparation == _NULLABLE else isinstance(value, str):
                 row.append(value)
                 continue
         row.append(field.get_db_prep_save(field.pre_save(obj, True), connection))
     return row
 
 
-def _insert_sql(model: type[models.Model], connection: Any) -> tuple[str, tuple[Any, ...]]:
+def _preparation(field: Any) -> int:
+    """_TEXT for a plain text field, _NULLABLE for a nullable field that neither fills itself in
+    on save nor stores None as JSON null, else _FULL."""
+    fills_itself = getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
+    if type(field) in _TEXT_FIELDS and not field.null:
+        return _TEXT
+    if field.null and not fills_itself and not isinstance(field, models.JSONField):
+        return _NULLABLE
+    return _FULL
+
+
+def _statement(model: type[models.Model], connection: Any) -> _Statement:
     key = (model, connection.vendor)
     if key not in _statements:  # a handful of entries: one per model and vendor
-        fields = tuple(
+        fields = [
             f
             for f in model._meta.concrete_fields
             if not f.generated and not (f.primary_key and isinstance(f, models.AutoField))
-        )
+        ]
         quote = connection.ops.quote_name
-        columns = ", ".join(quote(f.column) for f in fields)
-        placeholders = ", ".join(["%s"] * len(fields))
+        columns = tuple(quote(f.column) for f in fields)
         table = quote(model._meta.db_table)
-        sql = f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"  # noqa: S608
-        _statements[key] = (sql, fields)
+        placeholders = ", ".join(["%s"] * len(fields))
+        _statements[key] = _Statement(
+            insert=f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})",  # noqa: S608
+            copy=f"COPY {table} ({', '.join(columns)}) FROM STDIN",
+            columns=columns,
+            plan=tuple((f, _preparation(f)) for f in fields),
+        )
     return _statements[key]

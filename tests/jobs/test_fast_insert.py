@@ -12,8 +12,7 @@ from django.utils import timezone
 
 from jobs.fast_insert import (
     _FULL,
-    _insert_sql,
-    _shortcut,
+    _statement,
     _values,
     insert_for_each,
     insert_many,
@@ -85,11 +84,11 @@ def test_insert_for_each_writes_one_row_per_parent_with_values_copies_and_defaul
 def test_the_values_that_skip_field_preparation_are_what_preparation_would_give():
     job = Job.objects._pending(uuid.uuid4(), "noop", "q", [1], {"k": "v"}, 3, None)
     job.worker, job.last_error, job.next_eta = "w:1", "<boom>", None
-    _, fields = _insert_sql(Job, connection)
+    plan = _statement(Job, connection).plan
 
-    shortcut = _values(job, fields, connection)
-    prepared = [field.get_db_prep_save(field.pre_save(job, True), connection) for field in fields]
+    shortcut = _values(job, plan, connection)
+    prepared = [field.get_db_prep_save(field.pre_save(job, True), connection) for field, _ in plan]
 
-    skipped = [n for n, field in enumerate(fields) if _shortcut(field) != _FULL]
-    assert len(skipped) > len(fields) / 2  # most of a ledger row
+    skipped = [n for n, (_, preparation) in enumerate(plan) if preparation != _FULL]
+    assert len(skipped) > len(plan) / 2  # most of a ledger row
     assert [shortcut[n] for n in skipped] == [prepared[n] for n in skipped]
