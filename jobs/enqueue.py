@@ -6,7 +6,7 @@ import datetime as dt
 import logging
 import uuid
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import dramatiq
 from django.db import DatabaseError, connection, models, transaction
@@ -14,6 +14,7 @@ from django.utils import timezone
 from dramatiq import Actor, Message
 from redis.exceptions import RedisError
 
+from .broker import RedisBroker
 from .ledger_writer import SentRequest, WriterStoppedError, background_writer
 from .models import EventKind, Job
 from .tracking import (
@@ -57,8 +58,8 @@ def enqueue_many(
     caused_by: Any = None,
 ) -> list[Job]:
     """`enqueue(actor, *args)` for each args in `calls`, at a bulk price: the jobs and their
-    events are inserted now, each through one cached INSERT run for all rows (`executemany`),
-    and on commit the messages are sent and their sends recorded in one transaction. As
+    events are inserted now (`JobManager.create_pending_many`), and on commit the messages are
+    sent through Redis pipelines and their sends recorded in one transaction (`send_many`). As
     enqueue(): rolled back, nothing; the broker unreachable, the jobs not sent stay `pending`
     for the relay. Arguments by position only; `about` and `delay` need `enqueue()`."""
     messages = [
@@ -156,20 +157,17 @@ def send(
 def send_many(messages: list[Message[Any]], *, note: str) -> int:
     """Send recorded pending jobs together and record the sends in one transaction (bulk
     enqueues, staff actions on thousands of jobs): a Redis pipeline per SEND_CHUNK messages
-    where the broker has one (jobs/broker.py). Stops at the first broker error: that chunk and
+    (jobs/broker.py). Stops at the first broker error: that chunk and
     the rest stay pending for the relay (a message of the failed chunk that did reach Redis is
     sent again later, and its second delivery refused by the claim). Returns how many were
     recorded as sent."""
-    broker = dramatiq.get_broker()
-    enqueue_chunk = getattr(broker, "enqueue_many", None) or (
-        lambda chunk: [broker.enqueue(message) for message in chunk]
-    )
+    broker = cast(RedisBroker, dramatiq.get_broker())  # config/settings.py: always this one
     sent_at = timezone.now()
     sent: list[uuid.UUID] = []
     for start in range(0, len(messages), SEND_CHUNK):
         chunk = messages[start : start + SEND_CHUNK]
         try:
-            enqueue_chunk(chunk)
+            broker.enqueue_many(chunk)
         except (RedisError, OSError):
             logger.warning("Broker unreachable: %d job(s) stay pending.", len(messages) - len(sent))
             break

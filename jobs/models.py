@@ -215,8 +215,9 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
         max_retries: int | None,
         caused_by: Any = None,
     ) -> list[Job]:
-        """create_pending for many jobs of one actor: (job_id, args, kwargs) each, inserted
-        with their `enqueued` events through cached INSERTs run for all rows (fast_insert)."""
+        """create_pending for many jobs of one actor: (job_id, args, kwargs) each. The jobs go
+        in through one cached statement (one COPY on PostgreSQL), their `enqueued` events by
+        INSERT ... SELECT from them (jobs/fast_insert.py)."""
         user = _user(caused_by)
         jobs = [
             self._pending(job_id, actor_name, queue_name, args, kwargs, max_retries, user)
