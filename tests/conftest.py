@@ -231,15 +231,12 @@ def settled(job_id: Any) -> Job | None:
 
 
 def wait_until_final(job_id: Any, worker: WorkerProcess, timeout: float = 30) -> Job:
-    def final() -> Job | None:
-        return settled(job_id)
-
     def explain() -> str:
         job = Job.objects.filter(pk=job_id).first()
         events = list(job.events.values_list("kind", "message")) if job else []
         return f"job {job_id}: {job and job.status} {events}\n--- worker log ---\n{worker.logs()}"
 
-    result: Job = wait_for(final, timeout, explain)
+    result: Job = wait_for(lambda: settled(job_id), timeout, explain)
     return result
 
 

@@ -93,3 +93,23 @@ def test_asked_to_stop_it_serves_its_clients_until_they_leave_then_stops(tmp_pat
     finally:
         restarted.terminate()
         restarted.wait(timeout=15)
+
+
+def test_the_server_does_not_outlive_a_killed_command(tmp_path: Path):
+    process = run_command(tmp_path)
+    server = EmbeddedRedis(tmp_path)
+    server.wait_until_ready(15)
+    client = redis.Redis(unix_socket_path=str(server.socket), socket_timeout=1)
+    assert client.ping()
+
+    process.kill()  # as honcho does to a process still running 5 s after Ctrl-C
+    process.wait(timeout=15)
+
+    def gone() -> bool:
+        try:
+            client.ping()
+        except (redis.ConnectionError, redis.TimeoutError):
+            return True
+        return False
+
+    wait_for(gone, 15)
