@@ -41,7 +41,17 @@ def message_id_for(job_id: uuid.UUID) -> str:
 
 
 def deliver_welcome_email(user: User, job_id: uuid.UUID) -> bool:
-    """Send the welcome email (or "already registered" if a password is set), once per job.
+    """Send the welcome email (or "already registered" if a password is set), once per job."""
+    template = "already_registered" if user.has_usable_password() else "welcome"
+    return deliver_once(user, job_id, template)
+
+
+def deliver_password_reset_email(user: User, job_id: uuid.UUID) -> bool:
+    return deliver_once(user, job_id, "password_reset")
+
+
+def deliver_once(user: User, job_id: uuid.UUID, template: str) -> bool:
+    """Send `template` to the user, once per job.
 
     Returns False if this job already sent it. No database lock is held while talking to the
     mail server.
@@ -51,7 +61,6 @@ def deliver_welcome_email(user: User, job_id: uuid.UUID) -> bool:
         raise smtplib.SMTPResponseException(
             451, f"4.3.0 Mailbox {user.email} temporarily unavailable (FAILING_EMAIL_ADDRESSES)"
         )
-    template = "already_registered" if user.has_usable_password() else "welcome"
     try:
         with (
             transaction.atomic()

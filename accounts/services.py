@@ -1,4 +1,4 @@
-"""sign_up: create the account (if new) and enqueue its welcome email, atomically."""
+"""sign_up and request_password_reset: the account's emails, each enqueued as a ledger job."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from jobs.enqueue import enqueue
 from jobs.models import Job
 
 from .models import User
-from .tasks import send_welcome_email
+from .tasks import send_password_reset_email, send_welcome_email
 
 
 def sign_up(email: str) -> Job:
@@ -24,3 +24,10 @@ def sign_up(email: str) -> Job:
             defaults={"password": make_password(None)},  # unusable until the link
         )
         return enqueue(send_welcome_email, user.pk, about=user)
+
+
+def request_password_reset(email: str) -> Job:
+    """Enqueue the reset email for `email`; the job finds the account (or sends nothing), so
+    the request looks the same whether or not the address has one."""
+    with transaction.atomic():
+        return enqueue(send_password_reset_email, email)

@@ -7,7 +7,7 @@ import uuid
 import dramatiq
 from dramatiq.middleware import CurrentMessage
 
-from .emails import deliver_welcome_email
+from .emails import deliver_password_reset_email, deliver_welcome_email
 from .models import User
 
 
@@ -23,3 +23,13 @@ def send_welcome_email(user_id: int) -> None:
     if user is None:
         return  # the account was deleted before its welcome email went out
     deliver_welcome_email(user, current_job_id())
+
+
+@dramatiq.actor(max_retries=3, min_backoff=1000)
+def send_password_reset_email(email: str) -> bool:
+    """Returns whether an account with that address was found (and mailed)."""
+    user = User.objects.filter(email=email, is_active=True).first()
+    if user is None:
+        return False
+    deliver_password_reset_email(user, current_job_id())
+    return True

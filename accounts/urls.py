@@ -9,5 +9,7 @@ from . import views
 urlpatterns = [
     path("signup", views.signup, name="signup"),
     path("signup/sent", views.signup_sent, name="signup_sent"),
+    # Before Django's auth URLs, which it replaces: the email goes out as a ledger job.
+    path("accounts/password_reset/", views.PasswordResetView.as_view(), name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),
 ]

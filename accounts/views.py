@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -16,8 +19,19 @@ from config.json_api import (
     read_json_object,
     wants_json,
 )
+from config.limits import (
+    RESET_PER_ADDRESS,
+    RESET_PER_IP,
+    SIGNUP_PER_ADDRESS,
+    SIGNUP_PER_IP,
+    LimitExceededError,
+    client_ip,
+    enforce,
+    too_many_json,
+    with_retry_after,
+)
 
-from .forms import SignupForm
+from .forms import PasswordResetRequestForm, SignupForm
 from .services import sign_up
 
 
@@ -34,20 +48,32 @@ def signup(request: HttpRequest) -> HttpResponse:
 @csrf_protect
 def signup_page(request: HttpRequest) -> HttpResponse:
     form = SignupForm(request.POST if request.method == "POST" else None)
-    if form.is_valid():
-        sign_up(form.cleaned_data["email"])
-        return redirect("signup_sent")
+    try:
+        if request.method == "POST":
+            enforce(request, (SIGNUP_PER_IP, client_ip(request)))
+        if form.is_valid():
+            enforce(request, (SIGNUP_PER_ADDRESS, form.cleaned_data["email"]))
+            sign_up(form.cleaned_data["email"])
+            return redirect("signup_sent")
+    except LimitExceededError as error:
+        form.add_error(None, error.message)
+        page = render(request, "accounts/signup.html", {"form": form})
+        return with_retry_after(page, error)
     return render(request, "accounts/signup.html", {"form": form})
 
 
 def signup_json(request: HttpRequest) -> HttpResponse:
     try:
+        enforce(request, (SIGNUP_PER_IP, client_ip(request)))
         payload = read_json_object(request)
+        form = SignupForm(payload)
+        if not form.is_valid():
+            return error_response(form_errors(form))
+        enforce(request, (SIGNUP_PER_ADDRESS, form.cleaned_data["email"]))
     except BadJSONError as exc:
         return error_response({"body": [str(exc)]})
-    form = SignupForm(payload)
-    if not form.is_valid():
-        return error_response(form_errors(form))
+    except LimitExceededError as error:
+        return too_many_json(error)
     job = sign_up(form.cleaned_data["email"])
     status_url = reverse("jobs:status", args=[job.id])
     return accepted(
@@ -60,3 +86,21 @@ def signup_json(request: HttpRequest) -> HttpResponse:
 
 def signup_sent(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/signup_sent.html")
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's view, with its email sent by a ledger job and the signup's kind of limits."""
+
+    form_class = PasswordResetRequestForm
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        try:
+            enforce(
+                self.request,
+                (RESET_PER_IP, client_ip(self.request)),
+                (RESET_PER_ADDRESS, form.cleaned_data["email"]),
+            )
+        except LimitExceededError as error:
+            form.add_error(None, error.message)
+            return with_retry_after(self.form_invalid(form), error)
+        return super().form_valid(form)

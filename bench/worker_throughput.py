@@ -221,10 +221,10 @@ def empty_ledger() -> None:
     (PostgreSQL: TRUNCATE, which leaves none even where autovacuum is off)."""
     from django.db import connection
 
-    from jobs.models import FinishedPerHour, Job, JobEvent
+    from jobs.models import Job, JobEvent, JobsPerHour
 
     if connection.vendor == "postgresql":
-        tables = ", ".join(m._meta.db_table for m in (JobEvent, FinishedPerHour, Job))
+        tables = ", ".join(m._meta.db_table for m in (JobEvent, JobsPerHour, Job))
         with connection.cursor() as cursor:
             cursor.execute(f"TRUNCATE {tables}")
         return

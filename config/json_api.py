@@ -1,20 +1,34 @@
-"""JSON endpoint plumbing shared by the apps: parse a JSON object body, answer 202 or 4xx."""
+"""JSON endpoint plumbing shared by the apps: parse a JSON object body, answer 202 or 4xx, and
+answer JSON callers with JSON even when Django itself refuses a request (404, 413, 500)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.forms import Form
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 
 
 class BadJSONError(ValueError):
     """The body is not a JSON object."""
 
 
+#: Paths that only ever answer JSON (the job status, report status and the report API).
+JSON_PATHS = ("/jobs/", "/create_report", "/metrics")
+
+
 def wants_json(request: HttpRequest) -> bool:
-    return request.content_type == "application/json"
+    """A JSON body, a JSON-only path, or an Accept header that asks for JSON before HTML."""
+    if request.content_type == "application/json" or request.path.startswith(JSON_PATHS):
+        return True
+    if request.path.startswith("/reports/") and request.path.endswith("/status"):
+        return True
+    accept = request.headers.get("Accept", "")
+    return "application/json" in accept and "text/html" not in accept
 
 
 def read_json_object(request: HttpRequest) -> dict[str, Any]:
@@ -44,3 +58,33 @@ def accepted(location: str, **body: Any) -> JsonResponse:
     response = JsonResponse(body, status=202)
     response["Location"] = location
     return response
+
+
+def too_large(request: HttpRequest) -> HttpResponse:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    message = f"The request body is over the limit of {limit} bytes."
+    if wants_json(request):
+        return error_response({"body": [message]}, status=413)
+    return HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")
+
+
+class BodySizeLimitMiddleware:
+    """413 for a body over DATA_UPLOAD_MAX_MEMORY_SIZE, before a view reads it (Django itself
+    answers an HTML 400 when a view reads it). File uploads, once there are any, set their own
+    limit per view."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+            return too_large(request)
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        # A chunked body without Content-Length is measured as it is read.
+        return too_large(request) if isinstance(exception, RequestDataTooBig) else None

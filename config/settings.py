@@ -8,10 +8,12 @@ This module starts no process and opens no connection.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
 
 import environ
+from pythonjsonlogger.core import RESERVED_ATTRS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -23,11 +25,31 @@ VAR_DIR.mkdir(parents=True, exist_ok=True)  # so a fresh checkout's SQLite file 
 
 DEBUG = env.bool("DEBUG", default=True)
 
+DEV_SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"  # noqa: S105
+
+
+def secret_key_problem(key: str) -> str | None:
+    """Why `key` cannot sign production sessions, or None (Django's own W009 rule, plus the
+    placeholders this repository ships)."""
+    if not key:
+        return "SECRET_KEY is missing or empty"
+    if key == DEV_SECRET_KEY or "change-me" in key or key.startswith("django-insecure-"):
+        return "SECRET_KEY is a placeholder"
+    if len(key) < 50 or len(set(key)) < 5:
+        return "SECRET_KEY is too short (50 characters or more, 5 or more distinct)"
+    return None
+
+
 if DEBUG:
-    SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-key-do-not-use-in-production")
+    SECRET_KEY = env.str("SECRET_KEY", default=DEV_SECRET_KEY)
 else:
-    # No default on purpose: a production deploy without a secret must refuse to start.
-    SECRET_KEY = env.str("SECRET_KEY")
+    SECRET_KEY = env.str("SECRET_KEY", default="")
+    if problem := secret_key_problem(SECRET_KEY):
+        # One line and a failed start, not a boot that answers 500 to every request.
+        sys.exit(
+            f"Refusing to start with DEBUG=0: {problem}. Generate one with: "
+            "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+        )
 
 # Old keys still accepted after a rotation: signed cookies and sealed job arguments stay valid.
 SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
@@ -44,6 +66,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     # Only for its `rundramatiq` command; its Task model and admin are not used (jobs/admin.py).
     "django_dramatiq",
+    # Login lockout per account and client IP (config/limits.py has the other limits).
+    "axes",
     "jobs",
     "accounts",
     "reports",
@@ -52,13 +76,19 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every later line of the request's log, and the jobs it enqueues, carry its id.
+    "config.request_ids.RequestIdMiddleware",
+    "config.json_api.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it answers a locked-out login before the view runs.
+    "axes.middleware.AxesMiddleware",
 ]
 
 if not DEBUG:
@@ -117,6 +147,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+AUTHENTICATION_BACKENDS = [
+    # First, as django-axes asks: refuses a locked-out account + IP before checking a password.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 # How long the set-password link in a welcome email stays valid.
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3 * 24 * 3600)
@@ -221,16 +256,93 @@ FORMAT_MODULE_PATH = ["config.formats"]
 
 # --- Security (production) ------------------------------------------------------------------
 CSRF_FAILURE_VIEW = "config.views.csrf_failure"
-if not DEBUG:
-    SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=True)
-    CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=True)
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Django's own names; on by default in production, so `check --deploy` passes as documented.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+# Load balancers and Prometheus probe these over plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+# Trusted only when the operator says a proxy sets it, e.g. "HTTP_X_FORWARDED_PROTO,https":
+# a client could otherwise claim https itself.
+SECURE_PROXY_SSL_HEADER = (
+    tuple(env.list("SECURE_PROXY_SSL_HEADER")) if env.str("SECURE_PROXY_SSL_HEADER", "") else None
+)
+# The header (a request.META name such as HTTP_X_FORWARDED_FOR) whose last value the operator's
+# proxy sets to the client's address; empty: the peer address (config/limits.py client_ip).
+CLIENT_IP_HEADER = env.str("CLIENT_IP_HEADER", default="")
+# Whole request bodies (JSON, forms) above this answer 413 before anything reads them.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)
 
+# A strict policy (django-csp): scripts and styles from this site only, no inline code.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'self'"],
+        "form-action": ["'self'"],
+    },
+}
+
+# --- Limits (config/limits.py) --------------------------------------------------------------
+# Shared by every web process: the database by default (no extra service), Redis in production
+# (CACHE_URL=rediscache://host:6379/1).
+CACHES = {"default": env.cache_url("CACHE_URL", default="dbcache://offload_cache")}
+# "N/s|m|h|d"; an empty value switches a limit off.
+SIGNUP_RATE_PER_IP = env.str("SIGNUP_RATE_PER_IP", default="20/m")
+SIGNUP_RATE_PER_ADDRESS = env.str("SIGNUP_RATE_PER_ADDRESS", default="3/h")
+PASSWORD_RESET_RATE_PER_IP = env.str("PASSWORD_RESET_RATE_PER_IP", default="20/m")
+PASSWORD_RESET_RATE_PER_ADDRESS = env.str("PASSWORD_RESET_RATE_PER_ADDRESS", default="3/h")
+REPORT_RATE_PER_USER = env.str("REPORT_RATE_PER_USER", default="30/h")
+# Login: locked after this many failures for one account from one IP, for LOGIN_LOCKOUT_MINUTES
+# after the last failure (a failure during the lockout starts it again: a persistent guesser
+# stays out).
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("LOGIN_LOCKOUT_MINUTES", default=15.0) / 60
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = True
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "config.limits.client_ip"
+AXES_LOCKOUT_CALLABLE = "config.limits.login_locked_out"
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_VERBOSE = False
+
+# --- Metrics and logs -----------------------------------------------------------------------
+# GET /metrics answers a request with "Authorization: Bearer <this>" (or a staff session);
+# empty: only staff sessions.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# A request.META name (e.g. HTTP_X_REQUEST_ID) whose id, set by the operator's proxy, is reused
+# as the request id; empty: every request gets a new one.
+REQUEST_ID_HEADER = env.str("REQUEST_ID_HEADER", default="")
+# json: one JSON object per line (production); plain: for a terminal.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "jobs.log_context.ContextFilter"}},
+    "formatters": {
+        "plain": {"format": "%(levelname)s %(name)s: %(message)s%(context)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            # `context` is the plain format's suffix; JSON has the fields themselves.
+            "reserved_attrs": [*RESERVED_ATTRS, "context"],
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # Django's own console handler would print each django.* record a second time.
     "loggers": {"django": {"handlers": ["console"], "level": "INFO", "propagate": False}},

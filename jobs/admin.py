@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from contextvars import ContextVar
 from typing import Any
 
 import dramatiq
@@ -29,6 +30,7 @@ from . import dashboard
 from .admin_actions import JobActionsMixin
 from .models import Job, JobEvent, JobStatus
 from .pagination import CappedCountPaginator, LimitedChangeList
+from .redaction import hide_argument_values
 
 # django-dramatiq's Task admin renders message data with mark_safe (stored XSS) and its Task
 # table is not our ledger: never expose it.
@@ -68,6 +70,17 @@ SIDEBAR_PARAMS = frozenset(
 def can_view_payload(request: HttpRequest) -> bool:
     """Arguments and results may hold personal data: a permission of their own."""
     return request.user.has_perm("jobs.view_job_payload")
+
+
+#: The request being answered, for display methods (Django passes them only the row); set by
+#: each view before it renders. A context variable: admin instances are shared by all threads.
+viewer: ContextVar[HttpRequest] = ContextVar("viewer")
+
+
+def visible_error(request: HttpRequest, job: Job, text: str) -> str:
+    """An error or traceback as this staff member may read it: argument values inside it are
+    hidden from those who may not see arguments (the one rule for the list, page and timeline)."""
+    return text if can_view_payload(request) else hide_argument_values(text, job.args, job.kwargs)
 
 
 def pretty_json(value: Any) -> str:
@@ -140,7 +153,12 @@ class JobEventInline(ReadOnlyInlineMixin, admin.TabularInline):
     readonly_fields = fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[JobEvent]:
-        return super().get_queryset(request).select_related("operator")
+        return super().get_queryset(request).select_related("operator", "job")
+
+    def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.visible_error = lambda event, text: visible_error(request, event.job, text)
+        return formset
 
 
 class JobsAboutInline(ReadOnlyInlineMixin, GenericTabularInline):
@@ -150,9 +168,17 @@ class JobsAboutInline(ReadOnlyInlineMixin, GenericTabularInline):
     ct_field = "about_type"
     ct_fk_field = "about_id"
     verbose_name_plural = "Jobs"
-    fields = ("job", "status_display", "actor_name", "attempts", "created_at", "last_error")
+    fields = ("job", "status_display", "actor_name", "attempts", "created_at", "error")
     readonly_fields = fields
     ordering = ("-created_at",)
+
+    def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        viewer.set(request)
+        return super().get_formset(request, obj, **kwargs)
+
+    @admin.display(description="last error")
+    def error(self, job: Job) -> str:
+        return visible_error(viewer.get(), job, job.last_error)
 
     @admin.display(description="job")
     def job(self, job: Job) -> str:
@@ -206,7 +232,8 @@ class JobAdmin(JobActionsMixin, admin.ModelAdmin):
                     "caused_by",
                     "copy_of",
                     "copies_display",
-                    "last_error",
+                    "request_id",
+                    "last_error_display",
                 )
             },
         ),
@@ -236,7 +263,8 @@ class JobAdmin(JobActionsMixin, admin.ModelAdmin):
         "caused_by",
         "copy_of",
         "copies_display",
-        "last_error",
+        "request_id",
+        "last_error_display",
         "created_at",
         "queued_at",
         "started_at",
@@ -257,6 +285,7 @@ class JobAdmin(JobActionsMixin, admin.ModelAdmin):
         return False
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        viewer.set(request)
         fieldsets = list(super().get_fieldsets(request, obj))
         if not can_view_payload(request):
             fieldsets[-1] = ("Arguments and result", {"fields": ("payload_hidden",)})
@@ -290,6 +319,7 @@ class JobAdmin(JobActionsMixin, admin.ModelAdmin):
         return LimitedChangeList
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        viewer.set(request)
         # Filters beyond the sidebar's (e.g. from a dashboard link) are listed above the table,
         # so staff see exactly what the list is restricted to.
         extra = [(key, value) for key, value in request.GET.items() if key not in SIDEBAR_PARAMS]
@@ -312,7 +342,8 @@ class JobAdmin(JobActionsMixin, admin.ModelAdmin):
         if not term:
             return queryset, False
         try:
-            return queryset.filter(pk=uuid.UUID(term)), False
+            # A job id, or a request id from a log line (both are hex UUIDs).
+            return queryset.filter(Q(pk=uuid.UUID(term)) | Q(request_id=term)), False
         except ValueError:
             pass
         payload = can_view_payload(request)  # searching arguments would reveal them otherwise
@@ -358,10 +389,14 @@ class JobAdmin(JobActionsMixin, admin.ModelAdmin):
     def error_display(self, job: Job) -> str:
         if not job.last_error:
             return ""
-        text = job.last_error
+        text = visible_error(viewer.get(), job, job.last_error)
         return format_html(
             '<span title="{}">{}</span>', text, text[:59] + "…" if len(text) > 60 else text
         )
+
+    @admin.display(description="last error")
+    def last_error_display(self, job: Job) -> str:
+        return visible_error(viewer.get(), job, job.last_error)
 
     @admin.display(description="copies")
     def copies_display(self, job: Job) -> str:

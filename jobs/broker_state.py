@@ -56,6 +56,13 @@ def redis_broker() -> Any:
     return broker if isinstance(broker, RedisBroker) else None
 
 
+def ping() -> None:
+    """Raise if the broker cannot be reached (for readiness checks)."""
+    broker = redis_broker()
+    if broker is not None:
+        broker.client.ping()
+
+
 def queue_states() -> list[QueueState]:
     broker = redis_broker()
     if broker is None:

@@ -33,8 +33,9 @@ from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 
 from . import broker_state
-from .models import FinishedPerHour, Job, JobStatus
+from .models import Job, JobStatus
 from .reconcile import OVERDUE
+from .rollups import finished_per_hour, rolled_up_until
 
 #: Without PostgreSQL's percentile_cont, per-actor run and wait times come from at most this many
 #: recent jobs per actor (computed in Python).
@@ -42,9 +43,6 @@ TIMING_SAMPLE = 5000
 #: Status counts above this are the planner's estimate on PostgreSQL (shown with "≈"): counting
 #: millions of succeeded jobs exactly on every refresh is a scan of most of the table.
 EXACT_COUNT_CAP = 50_000
-#: An hour's counts are stored once it ended this long ago (a worker with a clock a little behind
-#: may still record a job finishing in it until then).
-SETTLE = dt.timedelta(minutes=5)
 #: Error groups shown.
 ERROR_GROUPS_SHOWN = 20
 
@@ -230,8 +228,8 @@ def _number(label: str, **lookups: Any) -> Number:
 def finished_series(now: dt.datetime, unit: str, span: dt.timedelta) -> dict[str, Any]:
     """Jobs finished per `unit` over `span`: succeeded first time, after retries, and failed.
 
-    Hours that ended over SETTLE ago come from FinishedPerHour (computed once, then stored);
-    the rest is counted live.
+    Hours the workers rolled up come from JobsPerHour (jobs/rollups.py); the rest is counted
+    live.
     """
     step = dt.timedelta(minutes=1) if unit == "minute" else dt.timedelta(hours=1)
     tz = timezone.get_current_timezone()
@@ -240,8 +238,8 @@ def finished_series(now: dt.datetime, unit: str, span: dt.timedelta) -> dict[str
     counts: dict[dt.datetime, dict[str, int]] = {}
     live_from = start
     if unit == "hour":
-        live_from = max(start, _truncate(now - SETTLE, "hour"))
-        counts.update(_settled_hours(start, live_from))
+        live_from = min(max(start, rolled_up_until() or start), end)
+        counts.update(finished_per_hour(start, live_from))
     counts.update(_count_buckets(unit, live_from, end))
     series: dict[str, Any] = {"labels": [], "succeeded": [], "retried": [], "failed": []}
     series["links"] = {"succeeded": [], "retried": [], "failed": []}
@@ -282,31 +280,6 @@ def _count_buckets(unit: str, start: dt.datetime, end: dt.datetime) -> dict[dt.d
         )
     )
     return {row.pop("bucket"): row for row in rows}
-
-
-def _settled_hours(start: dt.datetime, end: dt.datetime) -> dict[dt.datetime, Any]:
-    """Counts of the hours in [start, end), stored once computed (empty hours too)."""
-    stored = {
-        row.hour: {"succeeded": row.succeeded, "retried": row.retried, "failed": row.failed}
-        for row in FinishedPerHour.objects.filter(hour__gte=start, hour__lt=end)
-    }
-    hours = []
-    hour = start
-    while hour < end:
-        hours.append(hour)
-        hour += dt.timedelta(hours=1)
-    missing = [hour for hour in hours if hour not in stored]
-    if missing:
-        counted = _count_buckets("hour", missing[0], missing[-1] + dt.timedelta(hours=1))
-        new = {
-            hour: counted.get(hour, {"succeeded": 0, "retried": 0, "failed": 0}) for hour in missing
-        }
-        FinishedPerHour.objects.bulk_create(
-            [FinishedPerHour(hour=hour, **values) for hour, values in new.items()],
-            ignore_conflicts=True,  # another dashboard stored them meanwhile: same numbers
-        )
-        stored.update(new)
-    return stored
 
 
 def _truncate(moment: dt.datetime, unit: str) -> dt.datetime:

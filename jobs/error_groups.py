@@ -8,6 +8,8 @@ import re
 GROUP_LENGTH = 200
 
 _PLACEHOLDERS = (
+    # Quoted values first: they are often arguments, which not every staff member may see.
+    (re.compile(r"'[^'\n]*'|\"[^\"\n]*\""), "<str>"),
     (re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}", re.I), "<id>"),
     (re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+"), "<email>"),
     (re.compile(r"\b0x[0-9a-f]+\b|\b[0-9a-f]{12,}\b", re.I), "<hex>"),

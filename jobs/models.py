@@ -14,6 +14,7 @@ from django.db import IntegrityError, models, transaction
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from . import log_context
 from .error_groups import error_group
 from .fast_insert import insert_for_each, insert_many, insert_rows
 from .redaction import seal_arguments
@@ -257,6 +258,7 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
             sealed_arguments=stored.sealed,
             max_retries=max_retries,
             caused_by=user,
+            request_id=log_context.request_id.get(),
         )
 
     def mark_sent(
@@ -772,6 +774,8 @@ class Job(models.Model):
         on_delete=models.SET_NULL,
         related_name="caused_jobs",
     )
+    # The web request that enqueued it: the same id is on that request's log lines.
+    request_id = models.CharField(max_length=64, blank=True)
 
     objects = JobManager()
 
@@ -784,6 +788,10 @@ class Job(models.Model):
             models.Index(fields=["-created_at"], name="job_created"),
             models.Index(fields=["about_type", "about_id"], name="job_about"),
             models.Index(fields=["about_label"], name="job_about_label"),
+            # Staff paste a request id from a log line into the search box.
+            models.Index(
+                fields=["request_id"], condition=~models.Q(request_id=""), name="job_request_id"
+            ),
             # Covering (PostgreSQL): the dashboard's per-hour counts read only the index.
             models.Index(
                 fields=["-finished_at"], include=["status", "attempts"], name="job_finished"
@@ -847,19 +855,33 @@ class JobEvent(models.Model):
         return f"{self.get_kind_display()} ({self.at:%Y-%m-%d %H:%M:%S})"
 
 
-class FinishedPerHour(models.Model):
-    """How many jobs finished in one past hour: the dashboard's 7-day chart, without re-counting
-    a week of jobs on every refresh. Written once per hour by the dashboard itself (an hour is
-    final once it ended; see jobs/dashboard.py), kept when retention prunes the jobs."""
+class JobsPerHour(models.Model):
+    """What the jobs of one actor and queue did in one past hour: the dashboard's 7-day chart and
+    the /metrics counters, without re-counting jobs on every view and kept when retention prunes
+    the jobs. Written once per settled hour by the workers (jobs/rollups.py), before pruning."""
 
-    hour = models.DateTimeField(unique=True)
+    hour = models.DateTimeField()
+    actor_name = models.CharField(max_length=255)
+    queue_name = models.CharField(max_length=255)
+    enqueued = models.PositiveIntegerField(default=0, help_text="Created in this hour.")
     succeeded = models.PositiveIntegerField(default=0, help_text="At the first attempt.")
     retried = models.PositiveIntegerField(default=0, help_text="Succeeded after retries.")
     failed = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0, help_text="Of the jobs finished.")
+    run_seconds = models.FloatField(default=0.0, help_text="Sum over the jobs finished.")
+    wait_seconds = models.FloatField(default=0.0, help_text="Sum, enqueue to first start.")
+    # Cumulative histogram counts of the finished jobs, by upper bound in seconds (as text).
+    run_buckets = models.JSONField(default=dict)
+    wait_buckets = models.JSONField(default=dict)
 
     class Meta:
         ordering = ["hour"]
-        verbose_name_plural = "finished per hour"
+        verbose_name_plural = "jobs per hour"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["hour", "actor_name", "queue_name"], name="jobsperhour_unique"
+            )
+        ]
 
     def __str__(self) -> str:
-        return f"{self.hour:%Y-%m-%d %H:00}"
+        return f"{self.hour:%Y-%m-%d %H:00} {self.actor_name}"

@@ -24,6 +24,11 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 
 REDACTED = "[redacted]"
+#: Replaces an argument's value inside an error or traceback shown to staff who may not see
+#: arguments (jobs/admin.py); the JSON status view hides errors from them altogether.
+HIDDEN = "[argument hidden]"
+#: Shorter values (a user id of 7, "no") would blank out unrelated text and leak little.
+SHORTEST_HIDDEN = 3
 
 #: The actor option naming more secret arguments of that actor.
 ACTOR_OPTION = "secret_arguments"
@@ -132,3 +137,27 @@ def _fernet() -> MultiFernet:
 def _derive(secret_key: str) -> bytes:
     digest = hashlib.sha256(b"offload.jobs.redaction:" + secret_key.encode()).digest()
     return base64.urlsafe_b64encode(digest)
+
+
+def hide_argument_values(text: str, args: Any, kwargs: Any) -> str:
+    """`text` with every argument value (strings and numbers, at any depth) replaced by HIDDEN."""
+    if not text:
+        return text
+    values = {value for value in _leaf_texts([args, kwargs]) if len(value) >= SHORTEST_HIDDEN}
+    for value in sorted(values, key=len, reverse=True):  # longest first: no partial leftovers
+        text = text.replace(value, HIDDEN)
+    return text
+
+
+def _leaf_texts(value: Any) -> Any:
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _leaf_texts(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _leaf_texts(item)
+    elif isinstance(value, str):
+        if value != REDACTED:
+            yield value
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        yield str(value)

@@ -29,6 +29,7 @@ from dramatiq.middleware import Middleware, MiddlewareError, Retries, SkipMessag
 from .deferred_acks import BROKER_FLAG as ACKS_AFTER_LEDGER_WRITES
 from .deferred_acks import HOLD_ATTRIBUTE, Acker
 from .ledger_writer import ClaimRequest, LedgerWriter, SuccessRequest, WriterStoppedError
+from .log_context import job_context
 from .redaction import ACTOR_OPTION as SECRET_ARGUMENTS_OPTION
 
 logger = logging.getLogger(__name__)
@@ -178,6 +179,15 @@ class JobTracker(Middleware):
         retries = message.options.get("retries", 0)
         worker = getattr(self._local, "worker", None) or worker_identity()
         self._local.worker = worker
+        # Every log line of this attempt, ours and Dramatiq's, says which job it is about.
+        job_context.set(
+            {
+                "job_id": str(job_id),
+                "actor": message.actor_name,
+                "attempt": retries + 1,
+                "worker": worker,
+            }
+        )
         delivery_id = message.options.get("redis_message_id", "")
         identity = {
             "retries": retries,
@@ -239,6 +249,12 @@ class JobTracker(Middleware):
         return job.status
 
     def after_skip_message(self, broker: Broker, message: MessageProxy) -> None:
+        try:
+            self._record_skipped(message)
+        finally:
+            job_context.set(None)
+
+    def _record_skipped(self, message: MessageProxy) -> None:
         from .models import Job  # lazy: django-dramatiq loads middleware first
 
         claim = self._take_claim(message)
@@ -266,6 +282,14 @@ class JobTracker(Middleware):
         *,
         result: Any = None,
         exception: BaseException | None = None,
+    ) -> None:
+        try:
+            self._record_outcome(message, result, exception)
+        finally:
+            job_context.set(None)
+
+    def _record_outcome(
+        self, message: MessageProxy, result: Any, exception: BaseException | None
     ) -> None:
         from .models import Job  # lazy: django-dramatiq loads middleware first
 

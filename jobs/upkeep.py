@@ -2,9 +2,9 @@
 
 Every interval, each worker process runs the outbox relay (safe to run N times at once: jobs are
 leased). About once a minute, one process of the whole fleet (a Redis lock) also reconciles the
-ledger with Redis (jobs/reconcile.py) and prunes jobs past the retention period
-(jobs/retention.py), and each process refreshes its entry in the worker
-registry the admin dashboard shows. No extra daemon to deploy.
+ledger with Redis (jobs/reconcile.py), rolls up the settled hours (jobs/rollups.py) and prunes
+jobs past the retention period (jobs/retention.py), and each process refreshes its entry in the
+worker registry the admin dashboard shows. No extra daemon to deploy.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connections
+from django.utils import timezone
 from dramatiq import Broker
 from dramatiq.middleware import Middleware
 from redis.exceptions import RedisError
@@ -73,6 +74,7 @@ class LedgerUpkeep(Middleware):
         from .reconcile import reconcile  # lazy: django-dramatiq loads middleware first
         from .relay import send_pending_jobs
         from .retention import prune
+        from .rollups import roll_up
 
         close_old_connections()
         try:
@@ -89,11 +91,9 @@ class LedgerUpkeep(Middleware):
                             finding.problem,
                             finding.action,
                         )
-                    if settings.LEDGER_RETENTION_DAYS > 0:
-                        prune(
-                            dt.timedelta(days=settings.LEDGER_RETENTION_DAYS),
-                            max_seconds=RETENTION_SECONDS_PER_CHECK,
-                        )
+                    roll_up()
+                    if settings.LEDGER_RETENTION_DAYS > 0 and (age := prunable_age()):
+                        prune(age, max_seconds=RETENTION_SECONDS_PER_CHECK)
         except (DatabaseError, RedisError, OSError):
             logger.warning("Ledger upkeep failed; retrying next interval.", exc_info=True)
             connections["default"].close()
@@ -109,3 +109,15 @@ class LedgerUpkeep(Middleware):
                 key, broker.broker_id, nx=True, ex=max(1, int(self.check_interval * 0.9))
             )
         )
+
+
+def prunable_age() -> dt.timedelta | None:
+    """The retention period, or longer while the rollups catch up: a job is pruned only once
+    its hour is counted (jobs/rollups.py)."""
+    from .rollups import rolled_up_until  # lazy: django-dramatiq loads middleware first
+
+    retention = dt.timedelta(days=settings.LEDGER_RETENTION_DAYS)
+    counted_until = rolled_up_until()
+    if counted_until is None:
+        return None  # nothing counted yet
+    return max(retention, timezone.now() - counted_until)

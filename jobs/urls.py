@@ -7,4 +7,7 @@ from django.urls import path
 from . import views
 
 app_name = "jobs"
-urlpatterns = [path("jobs/<uuid:job_id>", views.job_status, name="status")]
+urlpatterns = [
+    path("jobs/<uuid:job_id>", views.job_status, name="status"),
+    path("metrics", views.metrics, name="metrics"),
+]

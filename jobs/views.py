@@ -1,13 +1,18 @@
-"""GET /jobs/<id>: a job's status as JSON (the Location of every 202 answer)."""
+"""GET /jobs/<id>: a job's status as JSON (the Location of every 202 answer); GET /metrics."""
 
 from __future__ import annotations
 
+import hmac
 import uuid
 from typing import Any
 
-from django.http import Http404, HttpRequest, JsonResponse
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from .metrics import exposition
 from .models import Job
 
 
@@ -28,7 +33,7 @@ def _iso(value: Any) -> str | None:
 def job_status(request: HttpRequest, job_id: uuid.UUID) -> JsonResponse:
     job = Job.objects.filter(pk=job_id).first()
     if job is None:
-        raise Http404("No such job.")
+        return JsonResponse({"errors": {"job_id": ["No such job."]}}, status=404)
     body: dict[str, Any] = {
         "job_id": str(job.id),
         "actor": job.actor_name,
@@ -46,3 +51,30 @@ def job_status(request: HttpRequest, job_id: uuid.UUID) -> JsonResponse:
     if can_see_details(request, job):
         body.update(args=job.args, kwargs=job.kwargs, result=job.result, last_error=job.last_error)
     return JsonResponse(body)
+
+
+def may_scrape(request: HttpRequest) -> bool:
+    """The METRICS_TOKEN as a bearer token, or a staff session allowed to view jobs."""
+    token = settings.METRICS_TOKEN
+    offered = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if token and offered and hmac.compare_digest(offered.encode(), token.encode()):
+        return True
+    user = request.user
+    return bool(user.is_authenticated and user.is_staff and user.has_perm("jobs.view_job"))
+
+
+@never_cache
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    if not may_scrape(request):
+        response = JsonResponse(
+            {
+                "errors": {
+                    "auth": ["Send Authorization: Bearer <METRICS_TOKEN>, or log in as staff."]
+                }
+            },
+            status=401,
+        )
+        response["WWW-Authenticate"] = 'Bearer realm="offload-metrics"'
+        return response
+    return HttpResponse(exposition(), content_type=CONTENT_TYPE_LATEST)

@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from config.json_api import BadJSONError, accepted, error_response, form_errors, read_json_object
+from config.limits import REPORTS_PER_USER, LimitExceededError, too_many_json, with_retry_after
 
 from .forms import ReportRequestForm
 from .models import ReportKind, ReportRequest, ReportStatus
@@ -32,6 +33,11 @@ def report_list(request: HttpRequest) -> HttpResponse:
 def report_new(request: HttpRequest) -> HttpResponse:
     form = ReportRequestForm(request.POST if request.method == "POST" else None)
     if form.is_valid():
+        try:
+            REPORTS_PER_USER.hit(request, str(request.user.pk))
+        except LimitExceededError as error:
+            form.add_error(None, error.message)
+            return with_retry_after(render(request, "reports/new.html", {"form": form}), error)
         report, _job = request_report(request.user, form.cleaned_data["kind"], form.params())
         return redirect(report)
     return render(request, "reports/new.html", {"form": form})
@@ -97,6 +103,10 @@ def create_report(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         renamed = {"kind": "id", "year": "data.year", "month": "data.month"}
         return error_response(form_errors(form, renamed), valid_kinds=list(ReportKind.values))
+    try:
+        REPORTS_PER_USER.hit(request, str(request.user.pk))
+    except LimitExceededError as error:
+        return too_many_json(error)
     report, job = request_report(request.user, form.cleaned_data["kind"], form.params())
     return accepted(
         report.get_absolute_url(),

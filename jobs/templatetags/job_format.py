@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django import template
+
+from jobs.admin import viewer
+from jobs.admin import visible_error as visible
 
 register = template.Library()
 
@@ -32,3 +36,9 @@ def percent(value: float | None) -> str:
 def epoch(value: float | None) -> dt.datetime | None:
     """Epoch seconds (as Redis stores heartbeats) as an aware datetime, for the date filter."""
     return None if value is None else dt.datetime.fromtimestamp(value, tz=dt.UTC)
+
+
+@register.filter
+def visible_error(event: Any, field: str) -> str:
+    """An event's message or traceback as the current staff member may read it."""
+    return visible(viewer.get(), event.job, getattr(event, field))

@@ -205,21 +205,3 @@ def test_broker_registry_lists_this_worker(redis_url: str):
     assert (state.threads, state.queues) == (8, ["default"])
     withdraw_worker(broker)
     assert all(s.broker_id != broker.broker_id for s in worker_states())  # type: ignore[attr-defined]
-
-
-def test_settled_hours_are_counted_once_then_read_from_the_rollup():
-    from jobs.models import FinishedPerHour
-
-    old = make(JobStatus.SUCCEEDED, ago=3 * 3600)
-    now = timezone.now()
-    first = dashboard.finished_series(now, "hour", dt.timedelta(days=7))
-    # Every settled hour, empty ones too: those of the 7 days that ended over SETTLE ago
-    # (166 or 167 of the 168, by the minute this runs at).
-    start = dashboard._truncate(now, "hour") + dt.timedelta(hours=1) - dt.timedelta(days=7)
-    settled = dashboard._truncate(now - dashboard.SETTLE, "hour") - start
-    assert FinishedPerHour.objects.count() == settled // dt.timedelta(hours=1)
-    Job.objects.filter(pk=old.pk).delete()  # e.g. pruned by retention
-
-    again = dashboard.finished_series(timezone.now(), "hour", dt.timedelta(days=7))
-
-    assert sum(first["succeeded"]) == sum(again["succeeded"]) == 1  # history kept

@@ -58,3 +58,34 @@ def test_an_upkeep_run_relays_pending_jobs_and_repairs_overdue_ones(redis_url: s
     # The sends' records are written by the background writer (jobs/ledger_writer.py).
     wait_for(lambda: Job.objects.get(pk=pending.pk).status == JobStatus.QUEUED, 10)
     wait_for(lambda: Job.objects.get(pk=overdue.pk).events.filter(kind=EventKind.RESENT), 10)
+
+
+def finished_long_ago(user: User, days: float) -> Job:
+    job = never_sent(user)
+    then = timezone.now() - dt.timedelta(days=days)
+    Job.objects.filter(pk=job.pk).update(
+        status=JobStatus.SUCCEEDED, attempts=1, created_at=then, finished_at=then
+    )
+    return job
+
+
+def test_the_ledger_check_rolls_up_finished_hours_then_prunes_past_retention(
+    redis_client, alice: User, settings
+):
+    from jobs.models import JobsPerHour
+
+    settings.LEDGER_RETENTION_DAYS = 30
+    oldest, old, recent = (finished_long_ago(alice, days) for days in (45, 35, 1))
+    # The rollups catch up a week per check: the first check counts the oldest job's week.
+    LedgerUpkeep().run_once()
+    assert not Job.objects.filter(pk=oldest.pk).exists()  # pruned by the workers themselves
+    assert Job.objects.filter(pk=old.pk).exists()  # not counted yet, so not pruned yet
+
+    for _ in range(3):  # the next intervals' checks
+        _no_fleet_lock.__wrapped__(redis_client)
+        LedgerUpkeep().run_once()
+
+    assert not Job.objects.filter(pk=old.pk).exists()
+    assert Job.objects.filter(pk=recent.pk).exists()
+    # Each was counted before it was pruned: the rollups keep them.
+    assert JobsPerHour.objects.filter(actor_name=old.actor_name).count() == 2

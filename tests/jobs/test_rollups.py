@@ -1,0 +1,70 @@
+"""Rollups: settled hours stored once by the workers; counters survive pruning."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+from django.utils import timezone
+
+from jobs import dashboard, rollups
+from jobs.models import Job, JobsPerHour, JobStatus
+from jobs.retention import prune
+
+pytestmark = pytest.mark.django_db
+
+
+def finished(hours_ago: float, *, status=JobStatus.SUCCEEDED, attempts=1, actor="flaky") -> Job:
+    job = Job.objects.create_pending(
+        job_id=uuid.uuid4(),
+        actor_name=actor,
+        queue_name="workbench",
+        args=[],
+        kwargs={},
+        max_retries=3,
+    )
+    at = timezone.now() - dt.timedelta(hours=hours_ago)
+    Job.objects.filter(pk=job.pk).update(
+        status=status,
+        attempts=attempts,
+        created_at=at - dt.timedelta(seconds=2),
+        first_started_at=at - dt.timedelta(seconds=1.5),
+        finished_at=at,
+        duration=dt.timedelta(seconds=0.3),
+    )
+    return job
+
+
+def test_every_settled_hour_is_stored_once_and_the_current_hour_is_not():
+    finished(5, attempts=2)
+    finished(5, status=JobStatus.FAILED, attempts=4)
+
+    stored = rollups.roll_up()
+
+    assert stored == 5 or stored == 6  # the 5-6 hours since the first job (by the minute)
+    assert rollups.roll_up() == 0  # nothing twice
+    row = JobsPerHour.objects.exclude(actor_name="").get()
+    assert (row.enqueued, row.retried, row.failed, row.attempts) == (2, 1, 1, 6)
+    assert row.run_buckets["0.5"] == 2 and row.run_buckets["0.1"] == 0
+    assert row.wait_buckets["0.5"] == 2 and row.wait_buckets["0.1"] == 0
+    assert row.hour < rollups.truncate_hour(timezone.now())
+
+
+def test_totals_and_the_dashboard_keep_pruned_jobs():
+    finished(40 * 24)
+    finished(3, status=JobStatus.FAILED, attempts=4)
+    finished(0)  # this hour: counted live
+    rollups.roll_up(timezone.now())
+    while rollups.roll_up():
+        pass
+    before = list(rollups.totals_by_actor())
+
+    prune(dt.timedelta(days=30))
+
+    after = list(rollups.totals_by_actor())
+    assert before == after
+    [total] = after
+    assert (total["enqueued"], total["succeeded"], total["failed"], total["attempts"]) == (3, 2, 1, 6)
+    series = dashboard.finished_series(timezone.now(), "hour", dt.timedelta(days=7))
+    assert (sum(series["succeeded"]), sum(series["failed"])) == (1, 1)
