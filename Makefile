@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export PYTHONDONTWRITEBYTECODE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help run test check bench clean migrate browser
+.PHONY: help run serve worker static test check bench clean migrate browser
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -15,11 +15,21 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-migrate: $(BIN)/.installed  ## Apply database migrations
+migrate: $(BIN)/.installed  ## Apply database migrations (and create the limits' cache table)
 	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py createcachetable
 
 run: migrate  ## Start embedded Redis + web (http://127.0.0.1:8000) + worker; Ctrl-C stops all
 	$(BIN)/honcho start
+
+static: $(BIN)/.installed  ## Collect static files for the production web server (whitenoise)
+	$(BIN)/python manage.py collectstatic --noinput -v0
+
+serve: static  ## Production web: gunicorn (ASGI worker) on PORT (8000), settings from the environment
+	$(BIN)/gunicorn --config config/gunicorn.conf.py
+
+worker: $(BIN)/.installed  ## Production worker: WORKER_PROCESSES x WORKER_THREADS (2 x 8)
+	$(BIN)/python manage.py runworker -- --processes $${WORKER_PROCESSES:-2} --threads $${WORKER_THREADS:-8}
 
 test: $(BIN)/.installed  ## Run the whole test suite (embedded Redis; no services needed)
 	$(BIN)/pytest
