@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import re
 from typing import Any
 
 from django import forms
@@ -10,6 +11,8 @@ from django.utils import timezone
 
 from .models import ReportKind
 
+# Not str.isdigit(): it accepts "²", which int() refuses.
+ASCII_NUMBER = re.compile(r"[0-9]{1,4}")
 MONTH_NAMES = {
     name.lower(): number
     for number in range(1, 13)
@@ -31,7 +34,7 @@ class MonthField(forms.Field):
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
         if isinstance(value, int):
             number = value
-        elif isinstance(value, str) and value.strip().isdigit():
+        elif isinstance(value, str) and ASCII_NUMBER.fullmatch(value.strip()):
             number = int(value.strip())
         elif isinstance(value, str) and value.strip().lower() in MONTH_NAMES:
             number = MONTH_NAMES[value.strip().lower()]
