@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 from django.test import Client
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 pytestmark = pytest.mark.django_db
 
@@ -26,8 +27,9 @@ any_text = st.text(st.characters(codec=None, exclude_categories=()))
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text() | any_text
 json_values = st.recursive(
     json_scalars,
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=12,
 )
 # Text that looks like the fields' real values, mixed with anything at all.
@@ -71,9 +73,11 @@ def test_the_signup_endpoint_answers_any_body_without_a_server_error(body: bytes
 @given(
     body=raw_bodies
     | st.fixed_dictionaries(
-        {"id": field_values, "data": json_values | st.fixed_dictionaries(
-            {"year": field_values, "month": field_values}
-        )}
+        {
+            "id": field_values,
+            "data": json_values
+            | st.fixed_dictionaries({"year": field_values, "month": field_values}),
+        }
     ).map(body_of)
 )
 def test_the_report_endpoint_answers_any_body_without_a_server_error(alice: Any, body: bytes):

@@ -57,8 +57,19 @@ def page(chromium: object) -> Iterator[object]:
     context = chromium.new_context(viewport={"width": 1500, "height": 950})  # type: ignore[attr-defined]
     page = context.new_page()
     page.set_default_timeout(20_000)
+    # Every page of every browser test must pass the Content-Security-Policy (config/settings.py).
+    violations: list[str] = []
+    page.on(  # type: ignore[attr-defined]
+        "console",
+        lambda message: (
+            violations.append(f"{page.url}: {message.text[:90]}")
+            if "Content Security Policy" in message.text
+            else None
+        ),
+    )
     yield page
     context.close()
+    assert not violations, violations
 
 
 @pytest.fixture

@@ -215,3 +215,48 @@ def test_a_one_page_list_is_fetched_with_its_count_as_limit_but_a_search_is_not(
     searched, page = list_query({"q": "bob@example.com"})
     assert "LIMIT" not in searched
     assert page.count('class="field-short_id"') == 1
+
+
+def support_client(django_user_model) -> Client:
+    """Staff who may view jobs but not their arguments."""
+    from django.contrib.auth.models import Permission
+
+    user = django_user_model.objects.create_user("support@example.com", "pw", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_job"))
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_argument_values_inside_errors_are_hidden_from_staff_who_may_not_see_arguments(
+    django_user_model, staff_client: Client
+):
+    job = make_job(args=["card-4111-1111"], kwargs={"note": "private note"})
+    error = "Charge of card-4111-1111 refused (private note)"
+    Job.objects.filter(pk=job.pk).update(status="failed", last_error=error)
+    Job.objects.record_event(
+        job.pk, EventKind.FAILED, message=error, traceback=f"Traceback ...\nValueError: {error}"
+    )
+    support = support_client(django_user_model)
+
+    for page in (support.get("/admin/jobs/job/"), support.get(f"/admin/jobs/job/{job.pk}/change/")):
+        text = page.content.decode()
+        assert "card-4111-1111" not in text and "private note" not in text
+        assert "Charge of [argument hidden] refused ([argument hidden])" in text
+    # Those who may see arguments read the error whole.
+    assert (
+        "card-4111-1111" in staff_client.get(f"/admin/jobs/job/{job.pk}/change/").content.decode()
+    )
+
+
+def test_a_request_id_finds_the_jobs_that_request_enqueued(staff_client: Client):
+    response = Client().post(
+        "/signup", {"email": "traced@example.com"}, content_type="application/json"
+    )
+    request_id = response["X-Request-ID"]
+    job = Job.objects.get(pk=response.json()["job_id"])
+    assert job.request_id == request_id
+
+    found = staff_client.get("/admin/jobs/job/", {"q": request_id}).content.decode()
+    assert str(job.pk)[:8] in found
+    assert request_id in staff_client.get(f"/admin/jobs/job/{job.pk}/change/").content.decode()

@@ -65,6 +65,11 @@ def test_totals_and_the_dashboard_keep_pruned_jobs():
     after = list(rollups.totals_by_actor())
     assert before == after
     [total] = after
-    assert (total["enqueued"], total["succeeded"], total["failed"], total["attempts"]) == (3, 2, 1, 6)
+    assert (total["enqueued"], total["succeeded"], total["failed"], total["attempts"]) == (
+        3,
+        2,
+        1,
+        6,
+    )
     series = dashboard.finished_series(timezone.now(), "hour", dt.timedelta(days=7))
     assert (sum(series["succeeded"]), sum(series["failed"])) == (1, 1)

@@ -184,7 +184,9 @@ def test_health_and_metrics_answer_from_outside(production):
     )
     assert status == 200
     assert headers["Content-Type"].startswith("text/plain; version=")
-    assert 'offload_jobs_enqueued_total{actor="send_welcome_email",queue="default"}' in body.decode()
+    assert (
+        'offload_jobs_enqueued_total{actor="send_welcome_email",queue="default"}' in body.decode()
+    )
     assert "offload_broker_up 1.0" in body.decode()
 
 

@@ -7,6 +7,8 @@
   const status = document.getElementById("report-status");
   const error = document.getElementById("report-error");
   const download = document.getElementById("report-download");
+  // Set from script, not a style attribute: the Content-Security-Policy forbids inline styles.
+  bar.style.width = bar.parentElement.getAttribute("aria-valuenow") + "%";
 
   function render(state) {
     bar.style.width = state.progress + "%";
