@@ -142,11 +142,6 @@ class JobEventInline(ReadOnlyInlineMixin, admin.TabularInline):
     def get_queryset(self, request: HttpRequest) -> QuerySet[JobEvent]:
         return super().get_queryset(request).select_related("operator", "job")
 
-    def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
-        formset = super().get_formset(request, obj, **kwargs)
-        formset.visible_error = lambda event, text: visible_error(request, event.job, text)
-        return formset
-
 
 class JobsAboutInline(ReadOnlyInlineMixin, GenericTabularInline):
     """The jobs about an object, for the admin pages of other apps (users, reports)."""

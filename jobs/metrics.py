@@ -125,5 +125,5 @@ def _broker_gauges() -> Iterator[Metric]:
 
 def exposition() -> bytes:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(LedgerCollector())  # type: ignore[arg-type]
+    registry.register(LedgerCollector())
     return generate_latest(registry)

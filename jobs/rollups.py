@@ -168,4 +168,7 @@ def finished_per_hour(start: dt.datetime, end: dt.datetime) -> dict[dt.datetime,
         .values("hour")
         .annotate(succeeded=Sum("succeeded"), retried=Sum("retried"), failed=Sum("failed"))
     )
-    return {row.pop("hour"): row for row in rows}
+    return {
+        row["hour"]: {name: row[name] for name in ("succeeded", "retried", "failed")}
+        for row in rows
+    }
