@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import secrets
 import statistics
 import sys
 import tempfile
@@ -55,8 +56,13 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ["DEBUG"] = "0"
     os.environ.setdefault("ALLOWED_HOSTS", "testserver")
-    os.environ.setdefault("SECRET_KEY", "bench-only")
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
     os.environ["FAILING_EMAIL_ADDRESSES"] = ""
+    # The test client speaks plain HTTP; the limits would refuse most of a round's signups
+    # (they are in both variants' request alike, so they do not change the ratio).
+    os.environ["SECURE_SSL_REDIRECT"] = "0"
+    os.environ["SIGNUP_RATE_PER_IP"] = os.environ["SIGNUP_RATE_PER_ADDRESS"] = ""
+    os.environ["LOG_FORMAT"] = "plain"
     server = None
     if "REDIS_URL" not in os.environ:
         from jobs.embedded_redis import EmbeddedRedis

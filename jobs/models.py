@@ -17,7 +17,7 @@ from django.utils import timezone
 from . import log_context
 from .error_groups import error_group
 from .fast_insert import insert_for_each, insert_many, insert_rows
-from .redaction import seal_arguments
+from .redaction import hide_argument_values, seal_arguments
 
 #: Longest error text kept on a job row (the full text stays on the event).
 ERROR_SUMMARY_LENGTH = 500
@@ -478,17 +478,20 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
         traceback: str,
         final: bool,
         eta: dt.datetime | None = None,
+        arguments: tuple[Any, Any] = ((), {}),
     ) -> bool:
         """Record a failed attempt: `retrying` with its eta, or `failed` when `final`.
 
         The event is written even if the status update is refused (the next attempt may already
-        have claimed the job): the error of every attempt is kept.
+        have claimed the job): the error of every attempt is kept. `arguments` (the message's
+        args and kwargs) are kept out of the error group, which every staff member sees.
         """
         now = timezone.now()
+        grouped = hide_argument_values(message, *arguments)
         error = {
             "last_error": f"{exception_type}: {message}"[:ERROR_SUMMARY_LENGTH],
             "error_type": exception_type[:255],
-            "error_group": error_group(exception_type, message),
+            "error_group": error_group(exception_type, grouped),
         }
         with transaction.atomic():
             if final:

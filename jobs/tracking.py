@@ -341,6 +341,7 @@ class JobTracker(Middleware):
                     traceback="".join(traceback.format_exception(exception)),
                     final=final,
                     eta=claim.retry_eta,
+                    arguments=(message.args, message.kwargs),
                 ),
                 what,
                 budget=OUTCOME_WRITE_BUDGET,

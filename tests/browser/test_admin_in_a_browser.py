@@ -127,3 +127,21 @@ def test_the_dashboard_shows_the_counts_change_without_reloading(
     page.click('a[data-status="failed"]')
     expect(page.locator("#result_list tbody tr")).to_have_count(1)
     assert re.search(r"status__exact=failed", page.url)
+
+
+def test_a_user_requests_a_report_and_watches_it_become_ready(
+    page: Page, live_server: Any, worker: WorkerProcess, alice: User, screenshot: Any
+):
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("#id_username", "alice@example.com")
+    page.fill("#id_password", "alice-password-1")
+    page.click("button[type=submit]")
+    page.goto(f"{live_server.url}/reports/new")
+    page.select_option("select[name=kind]", "signups")
+    page.click("button[type=submit]")
+
+    expect(page.locator("#report-status")).to_have_text("Ready", timeout=30_000)
+    expect(page.locator("#report-download")).to_be_visible()
+    # The progress bar's width is set by script (no inline style: the CSP forbids it).
+    assert page.locator("#report-progress").evaluate("e => e.style.width") == "100%"
+    screenshot(page, "report-ready")

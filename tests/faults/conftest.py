@@ -39,6 +39,12 @@ class RedisServer:
         return self.process.pid
 
 
+@pytest.fixture(autouse=True)
+def _no_limits(settings: Any) -> None:
+    """These tests play many users through one test client: the abuse limits would refuse them."""
+    settings.RATELIMIT_ENABLE = False
+
+
 @pytest.fixture
 def own_redis(redis_url: str, tmp_path: Path) -> Iterator[RedisServer]:
     """A fresh Redis for one fault test; this process's broker points at it meanwhile."""

@@ -116,3 +116,20 @@ def test_the_same_message_delivered_twice_runs_once(worker: WorkerProcess, alice
     assert job.status == JobStatus.SUCCEEDED
     assert job.attempts == 1
     assert len(worker.emails()) == 1
+
+
+def test_a_password_reset_is_a_ledger_job_whose_result_says_whether_it_mailed(
+    worker: WorkerProcess, alice: User
+):
+    for email in ("alice@example.com", "nobody@example.com"):
+        response = Client().post("/accounts/password_reset/", {"email": email})
+        assert response.status_code == 302  # the same "check your inbox" for both
+
+    jobs = Job.objects.filter(actor_name="send_password_reset_email").order_by("created_at")
+    known, unknown = (wait_until_final(job.pk, worker) for job in jobs)
+
+    assert (known.status, known.result) == (JobStatus.SUCCEEDED, True)
+    assert (unknown.status, unknown.result) == (JobStatus.SUCCEEDED, False)
+    [email] = worker.emails()
+    assert "To: alice@example.com" in email
+    assert "Reset your Offload password" in email and "/accounts/reset/" in email

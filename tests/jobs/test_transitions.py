@@ -170,3 +170,22 @@ def test_querysets_are_named_by_state(job: Job):
     assert list(Job.objects.pending()) == [job]
     assert list(Job.objects.unfinished().for_actor("send_welcome_email")) == [job]
     assert not Job.objects.finished().exists()
+
+
+def test_argument_values_stay_out_of_the_error_group_every_staff_member_sees(job: Job):
+    _attempt, started = claim(job)
+    Job.objects.mark_attempt_failed(
+        job.id,
+        attempt=1,
+        started_at=started,
+        worker="w",
+        exception_type="LookupError",
+        message="no account named zebra-crossing",
+        traceback="Traceback...",
+        final=True,
+        arguments=(["zebra-crossing"], {}),
+    )
+
+    job.refresh_from_db()
+    assert job.error_group == "LookupError: no account named [argument hidden]"
+    assert "zebra-crossing" in job.last_error  # kept whole for those who may see arguments
