@@ -20,7 +20,7 @@ def _fresh_counts() -> None:
     cache.clear()
 
 
-def signup_json(client: Client, email: str, **headers: str) -> Any:
+def signup_json(client: Client, email: str, **headers: Any) -> Any:
     return client.post("/signup", {"email": email}, content_type="application/json", **headers)
 
 

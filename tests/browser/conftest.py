@@ -59,7 +59,7 @@ def page(chromium: object) -> Iterator[object]:
     page.set_default_timeout(20_000)
     # Every page of every browser test must pass the Content-Security-Policy (config/settings.py).
     violations: list[str] = []
-    page.on(  # type: ignore[attr-defined]
+    page.on(
         "console",
         lambda message: (
             violations.append(f"{page.url}: {message.text[:90]}")

@@ -16,7 +16,7 @@ from tests.jobs.test_rollups import finished
 pytestmark = pytest.mark.django_db
 
 
-def scrape(client: Client, **headers: str) -> Any:
+def scrape(client: Client, **headers: Any) -> Any:
     return client.get("/metrics", **headers)
 
 

@@ -35,8 +35,10 @@ def free_port() -> int:
 
 
 def production_env(redis_url: str, var_dir: Path, **extra: str) -> dict[str, str]:
+    # As a deployment's: without the test session's DJANGO_ALLOW_ASYNC_UNSAFE (Playwright's).
+    inherited = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
     return {
-        **os.environ,
+        **inherited,
         "DEBUG": "0",
         "SECRET_KEY": secrets.token_urlsafe(50),
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
