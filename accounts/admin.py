@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
-from jobs.admin import JobsAboutInline
+from jobs.admin.jobs import JobsAboutInline
 
 from .forms import UserChangeForm, UserCreationForm
 from .models import User

@@ -82,7 +82,7 @@ def fill(jobs: int, events: int) -> None:
     from django.db import connection
 
     from accounts.models import User
-    from jobs.error_groups import error_group
+    from jobs.ledger.error_groups import error_group
     from jobs.models import Job
 
     current = Job.objects.count()

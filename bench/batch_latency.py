@@ -1,5 +1,5 @@
 """Where a ledger-writer batch's time goes (PostgreSQL): the latency of one batch of `--batch`
-claims and as many successes, written by `jobs.batch_transitions.write_batch` exactly as the
+claims and as many successes, written by `jobs.ledger.batch_sql.write_batch` exactly as the
 writer does, with the commit's WAL flush (the default) and without it (`synchronous_commit =
 off` for this session only, to measure the flush, never to run with), in alternating rounds;
 then fdatasync on this disk, and the batch statement under EXPLAIN (ANALYZE, BUFFERS, WAL).
@@ -86,8 +86,8 @@ def median_batch(size: int, batches: int, flushed: bool) -> float:
     """Claim `size` jobs and succeed the `size` claimed by the batch before, `batches` times."""
     from django.db import connection
 
-    from jobs.batch_transitions import write_batch
-    from jobs.ledger_writer import ClaimRequest, SuccessRequest
+    from jobs.ledger.batch_sql import write_batch
+    from jobs.ledger.writer import ClaimRequest, SuccessRequest
 
     ids = fill(size * (batches + 1))
     if not flushed:
@@ -112,7 +112,7 @@ def explain(size: int) -> None:
     from django.db import connection
 
     from jobs import batch_transitions as bt
-    from jobs.ledger_writer import ClaimRequest, SuccessRequest
+    from jobs.ledger.writer import ClaimRequest, SuccessRequest
 
     ids = fill(size * 3)
     now = dt.datetime.now(dt.UTC)

@@ -1,9 +1,9 @@
 """Retention at scale: prune a ledger of a million finished jobs while staff use the admin.
 
 Fills the database like admin_at_scale.py (if its size differs), then deletes every finished job
-and its events with jobs.retention.prune in one thread while another loads the admin job list
-and the dashboard in a loop (one load every PAUSE seconds). Prints the pruning rate (jobs/s),
-the number and the longest of its batches (each batch is one transaction: the longest time any
+and its events with jobs.maintenance.retention.prune in one thread while another loads the admin
+job list and the dashboard in a loop (one load every PAUSE seconds). Prints the pruning rate
+(jobs/s), the number and the longest of its batches (each batch is one transaction: the longest time any
 row lock is held), and the admin's median and worst response times during the pruning.
 
 Usage (PostgreSQL only; the ledger is emptied of finished jobs, rerun to refill):
@@ -54,8 +54,8 @@ def main() -> None:
     from django.test import Client
 
     from accounts.models import User
+    from jobs.maintenance.retention import prune
     from jobs.models import Job, JobStatus
-    from jobs.retention import prune
 
     call_command("migrate", verbosity=0)
     admin_at_scale.fill(args.jobs, args.events)

@@ -65,7 +65,7 @@ def main() -> None:
     os.environ["LOG_FORMAT"] = "plain"
     server = None
     if "REDIS_URL" not in os.environ:
-        from jobs.embedded_redis import EmbeddedRedis
+        from jobs.brokers.embedded import EmbeddedRedis
 
         embedded = EmbeddedRedis(workdir / "redis")
         server = embedded.start()
@@ -82,7 +82,7 @@ def main() -> None:
 def without_tracker() -> Iterator[None]:
     import dramatiq
 
-    from jobs.tracking import JobTracker
+    from jobs.worker.tracker import JobTracker
 
     broker = dramatiq.get_broker()
     saved = list(broker.middleware)
@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> None:
     from accounts.models import User
     from accounts.tasks import send_welcome_email
     from jobs.enqueue import enqueue, enqueue_many
-    from jobs.ledger_writer import background_writer
+    from jobs.ledger.writer import background_writer
     from jobs.models import Job, JobStatus
 
     call_command("migrate", verbosity=0)

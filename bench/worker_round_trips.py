@@ -41,7 +41,7 @@ def main() -> None:
         # Keep the upkeep thread's own queries out of the count.
         LEDGER_UPKEEP_INTERVAL_SECONDS="3600",
     )
-    from jobs.embedded_redis import EmbeddedRedis
+    from jobs.brokers.embedded import EmbeddedRedis
 
     redis_server = EmbeddedRedis(workdir / "redis")
     redis_process = redis_server.start()

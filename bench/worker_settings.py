@@ -16,7 +16,7 @@ from dramatiq.middleware import Middleware
 
 from config.settings import *  # noqa: F403
 from config.settings import DRAMATIQ_BROKER
-from jobs.broker import RedisBroker
+from jobs.brokers.redis import RedisBroker
 
 
 class ActorOptions(Middleware):
@@ -32,7 +32,7 @@ class WaitingAcksBroker(RedisBroker):
 
 
 _variant = os.environ.get("BENCH_VARIANT", "ledger")
-_ours = {"jobs.tracking.JobTracker", "jobs.upkeep.LedgerUpkeep"}
+_ours = {"jobs.worker.tracker.JobTracker", "jobs.maintenance.upkeep.LedgerUpkeep"}
 # The workbench's actors declare `secret_arguments`, an option JobTracker defines: the variants
 # without it get bench.worker_settings.ActorOptions, a middleware with no hooks of its own.
 _plain = [m for m in DRAMATIQ_BROKER["MIDDLEWARE"] if m not in _ours] + [

@@ -97,7 +97,7 @@ def run_once(
 ) -> dict[str, float]:
     from django.db import connections
 
-    from jobs.embedded_redis import EmbeddedRedis
+    from jobs.brokers.embedded import EmbeddedRedis
 
     run_dir = Path(tempfile.mkdtemp(dir=workdir))
     redis_server = EmbeddedRedis(run_dir / "redis")

@@ -192,7 +192,7 @@ def _with_timeouts(url: str, seconds: float) -> str:
 
 
 DRAMATIQ_BROKER = {
-    "BROKER": "jobs.broker.RedisBroker",
+    "BROKER": "jobs.brokers.redis.RedisBroker",
     "OPTIONS": {
         "url": _with_timeouts(REDIS_URL, REDIS_TIMEOUT_SECONDS),
         "namespace": env.str("DRAMATIQ_NAMESPACE", default="offload"),
@@ -205,7 +205,7 @@ DRAMATIQ_BROKER = {
     # Order matters: after_* hooks run in reverse, so the tracker, first here, sees the final
     # decision of Retries and runs after TimeLimit has disarmed (DESIGN.md).
     "MIDDLEWARE": [
-        "jobs.tracking.JobTracker",
+        "jobs.worker.tracker.JobTracker",
         "dramatiq.middleware.AgeLimit",
         "dramatiq.middleware.TimeLimit",
         "dramatiq.middleware.ShutdownNotifications",
@@ -215,7 +215,7 @@ DRAMATIQ_BROKER = {
         "dramatiq.middleware.CurrentMessage",
         # No django_dramatiq DbConnectionsMiddleware: JobTracker manages worker connections
         # (it checked them again after each message, a SELECT 1 per job on PostgreSQL).
-        "jobs.upkeep.LedgerUpkeep",
+        "jobs.maintenance.upkeep.LedgerUpkeep",
     ],
 }
 # The outbox relay in each worker: how often it runs, and how long a job must have been pending

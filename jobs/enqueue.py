@@ -14,10 +14,10 @@ from django.utils import timezone
 from dramatiq import Actor, Message
 from redis.exceptions import RedisError
 
-from .broker import RedisBroker
-from .ledger_writer import SentRequest, WriterStoppedError, background_writer
-from .models import EventKind, Job
-from .tracking import (
+from jobs.brokers.redis import RedisBroker
+from jobs.ledger.writer import SentRequest, WriterStoppedError, background_writer
+from jobs.models import EventKind, Job
+from jobs.worker.tracker import (
     RECORDED_OPTION,
     SENT_WRITE_BUDGET,
     eta_of,

@@ -19,9 +19,9 @@ from prometheus_client.core import (
 )
 from prometheus_client.exposition import generate_latest
 
-from . import broker_state
-from .models import Job, JobStatus
-from .rollups import BUCKETS, totals_by_actor
+from jobs.brokers import redis_state as broker_state
+from jobs.ledger.rollups import BUCKETS, totals_by_actor
+from jobs.models import Job, JobStatus
 
 LABELS = ["actor", "queue"]
 

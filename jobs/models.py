@@ -14,10 +14,10 @@ from django.db import IntegrityError, models, transaction
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from . import log_context
-from .error_groups import error_group
-from .fast_insert import insert_for_each, insert_many, insert_rows
-from .redaction import hide_argument_values, seal_arguments
+from jobs import log_context
+from jobs.ledger.bulk_insert import insert_for_each, insert_many, insert_rows
+from jobs.ledger.error_groups import error_group
+from jobs.ledger.redaction import hide_argument_values, seal_arguments
 
 #: Longest error text kept on a job row (the full text stays on the event).
 ERROR_SUMMARY_LENGTH = 500

@@ -12,8 +12,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from .metrics import exposition
-from .models import Job
+from jobs.metrics import exposition
+from jobs.models import Job
 
 
 def can_see_details(request: HttpRequest, job: Job) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from jobs.admin import JobsAboutInline
+from jobs.admin.jobs import JobsAboutInline
 
 from .models import ReportRequest
 

@@ -17,7 +17,7 @@ import redis
 from django.conf import settings
 from django.db import connection
 
-from jobs.embedded_redis import EmbeddedRedis
+from jobs.brokers.embedded import EmbeddedRedis
 from jobs.models import EventKind, Job
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,7 +72,7 @@ def _background_writer_stopped_before_teardown(django_db_setup: Any) -> Iterator
     """The background writer (jobs/ledger_writer.py) keeps a connection to the test database:
     flushed and closed before pytest-django drops that database."""
     yield
-    from jobs import ledger_writer
+    from jobs.ledger import writer as ledger_writer
 
     if ledger_writer._background is not None:
         ledger_writer._background[1].stop(10)

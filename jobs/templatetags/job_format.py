@@ -7,8 +7,8 @@ from typing import Any
 
 from django import template
 
-from jobs.admin import viewer
-from jobs.admin import visible_error as visible
+from jobs.admin.jobs import viewer
+from jobs.admin.jobs import visible_error as visible
 
 register = template.Library()
 

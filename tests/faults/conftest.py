@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import tests.workbench.tasks  # noqa: F401 (registers the actors on this process's broker)
-from jobs.embedded_redis import EmbeddedRedis
+from jobs.brokers.embedded import EmbeddedRedis
 from tests.conftest import WorkerProcess, point_broker_at
 
 

@@ -8,8 +8,8 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
+from jobs.maintenance.relay import send_pending_jobs
 from jobs.models import Job, JobStatus
-from jobs.relay import send_pending_jobs
 from tests.conftest import WorkerProcess, point_broker_at, wait_until_final
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]

@@ -180,7 +180,7 @@ def test_report_admin_lists_the_reports_jobs(staff_client: Client, alice: User):
 
 
 def test_long_lists_are_counted_only_up_to_the_cap(staff_client: Client, monkeypatch):
-    from jobs.pagination import CappedCountPaginator
+    from jobs.admin.pagination import CappedCountPaginator
 
     monkeypatch.setattr(CappedCountPaginator, "cap", 3)
     for _ in range(5):

@@ -13,8 +13,8 @@ import uuid
 import pytest
 from django.db import connection
 
-from jobs.batch_transitions import write_batch
-from jobs.ledger_writer import ClaimRequest, SuccessRequest
+from jobs.ledger.batch_sql import write_batch
+from jobs.ledger.writer import ClaimRequest, SuccessRequest
 from jobs.models import Job, JobStatus
 
 pytestmark = [

@@ -12,8 +12,8 @@ from django.utils import timezone
 
 import tests.workbench.tasks as workbench
 from accounts.models import User
-from jobs import dashboard
-from jobs.error_groups import error_group
+from jobs.admin import dashboard
+from jobs.ledger.error_groups import error_group
 from jobs.models import Job, JobStatus
 
 pytestmark = pytest.mark.django_db
@@ -188,7 +188,7 @@ def test_the_admin_index_links_to_the_dashboard(staff_client: Client):
 
 
 def test_broker_registry_lists_this_worker(redis_url: str):
-    from jobs.broker_state import announce_worker, withdraw_worker, worker_states
+    from jobs.brokers.redis_state import announce_worker, withdraw_worker, worker_states
 
     broker = dramatiq.get_broker()
 

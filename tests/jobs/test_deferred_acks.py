@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from functools import partial
 
-from jobs.deferred_acks import Acker
+from jobs.worker.acks import Acker
 
 
 def test_each_message_is_acked_only_after_its_write_settled_in_the_order_held():

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import redis
 
-from jobs.embedded_redis import EmbeddedRedis
+from jobs.brokers.embedded import EmbeddedRedis
 from tests.conftest import ROOT, wait_for
 
 

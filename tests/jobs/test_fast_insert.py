@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from jobs.fast_insert import (
+from jobs.ledger.bulk_insert import (
     _FULL,
     _statement,
     _values,
@@ -51,7 +51,7 @@ def test_insert_rows_and_insert_many_write_what_save_would():
 
 
 def test_insert_for_each_writes_one_row_per_parent_with_values_copies_and_defaults(monkeypatch):
-    monkeypatch.setattr("jobs.fast_insert.CHUNK", 2)  # 5 parents: statements of 2, 2 and 1
+    monkeypatch.setattr("jobs.ledger.bulk_insert.CHUNK", 2)  # 5 parents: statements of 2, 2 and 1
     jobs = new_jobs(5)
     insert_many(jobs)
     sent_at = timezone.now()

@@ -14,7 +14,7 @@ import pytest
 from django.db import IntegrityError, connection, connections
 from django.utils import timezone
 
-from jobs.ledger_writer import (
+from jobs.ledger.writer import (
     ClaimRequest,
     LedgerWriter,
     SentRequest,

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from jobs import rollups
-from jobs.retention import prune
+from jobs.ledger import rollups
+from jobs.maintenance.retention import prune
 from tests.jobs.test_rollups import finished
 
 pytestmark = pytest.mark.django_db

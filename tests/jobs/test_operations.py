@@ -10,10 +10,10 @@ import pytest
 
 import tests.workbench.tasks as workbench
 from accounts.models import User
-from jobs import operations
+from jobs.admin import bulk as operations
 from jobs.enqueue import enqueue
+from jobs.maintenance.ledger_check import reconcile
 from jobs.models import EventKind, Job, JobStatus
-from jobs.reconcile import reconcile
 
 pytestmark = pytest.mark.django_db
 

@@ -16,8 +16,8 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.tasks import send_welcome_email
 from jobs.enqueue import enqueue
+from jobs.maintenance.ledger_check import reconcile
 from jobs.models import EventKind, Job, JobStatus
-from jobs.reconcile import reconcile
 
 pytestmark = pytest.mark.django_db
 

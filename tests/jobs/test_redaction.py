@@ -9,9 +9,15 @@ import pytest
 
 import tests.workbench.tasks as workbench
 from jobs.enqueue import enqueue
+from jobs.ledger.redaction import (
+    REDACTED,
+    SealError,
+    is_secret_name,
+    open_arguments,
+    seal_arguments,
+)
+from jobs.maintenance.relay import message_for
 from jobs.models import Job
-from jobs.redaction import REDACTED, SealError, is_secret_name, open_arguments, seal_arguments
-from jobs.relay import message_for
 
 pytestmark = pytest.mark.django_db
 

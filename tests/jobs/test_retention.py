@@ -10,9 +10,9 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from jobs import retention
+from jobs.maintenance import retention
+from jobs.maintenance.retention import prune
 from jobs.models import Job, JobEvent, JobStatus
-from jobs.retention import prune
 
 pytestmark = pytest.mark.django_db
 

@@ -8,9 +8,10 @@ import uuid
 import pytest
 from django.utils import timezone
 
-from jobs import dashboard, rollups
+from jobs.admin import dashboard
+from jobs.ledger import rollups
+from jobs.maintenance.retention import prune
 from jobs.models import Job, JobsPerHour, JobStatus
-from jobs.retention import prune
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from dramatiq.middleware import Retries, TimeLimit
 
 from jobs.enqueue import enqueue
 from jobs.models import EventKind, Job, JobStatus
-from jobs.tracking import JobTracker
+from jobs.worker.tracker import JobTracker
 from tests.conftest import settled, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)

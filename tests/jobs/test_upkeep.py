@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.tasks import send_welcome_email
+from jobs.maintenance.upkeep import FLEET_LOCK, LedgerUpkeep
 from jobs.models import EventKind, Job, JobStatus
-from jobs.upkeep import FLEET_LOCK, LedgerUpkeep
 from tests.conftest import wait_for
 
 # Autocommit, as in a worker thread: run_once() resets the connection check like Django per request.

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from jobs.reconcile import reconcile
+from jobs.maintenance.ledger_check import reconcile
 
 
 class Command(BaseCommand):

@@ -21,7 +21,7 @@ import redis
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from jobs.embedded_redis import EmbeddedRedis
+from jobs.brokers.embedded import EmbeddedRedis
 
 #: Longest wait, once asked to stop, for the other processes' connections to close.
 CLIENTS_GRACE = 4.0

@@ -9,8 +9,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
+from jobs.maintenance.retention import prune
 from jobs.models import Job, JobStatus
-from jobs.retention import prune
 
 
 class Command(BaseCommand):

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from jobs.relay import DEFAULT_GRACE, send_pending_jobs
+from jobs.maintenance.relay import DEFAULT_GRACE, send_pending_jobs
 
 
 class Command(BaseCommand):

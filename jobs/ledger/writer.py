@@ -317,7 +317,7 @@ class LedgerWriter:
                 return
 
     def _write_batch(self, batch: list[_Handover]) -> None:
-        from .batch_transitions import write_batch  # needs the models: loaded after the apps
+        from jobs.ledger.batch_sql import write_batch  # needs the models: loaded after the apps
 
         # Rows locked in id order: two processes' batches never wait on each other in a circle.
         batch = sorted(batch, key=lambda h: h.request.job_id)
@@ -344,7 +344,7 @@ class LedgerWriter:
 
     def _one_by_one(self, batch: Sequence[_Handover]) -> None:
         """Each write in its own transaction, through the ORM transitions."""
-        from .tracking import write_with_retries  # the tracker imports this module
+        from jobs.worker.tracker import write_with_retries  # the tracker imports this module
 
         for handover in batch:
             budget = max(0.0, handover.deadline - time.monotonic())
@@ -361,7 +361,7 @@ class LedgerWriter:
                 handover.settle(result)
 
     def _claim_one(self, handover: _Handover) -> tuple[int, dt.datetime] | None:
-        from .models import Job
+        from jobs.models import Job
 
         request = cast(ClaimRequest, handover.request)
         return Job.objects.claim(
@@ -373,7 +373,7 @@ class LedgerWriter:
         )
 
     def _success_one(self, handover: _Handover) -> bool:
-        from .models import Job
+        from jobs.models import Job
 
         request = cast(SuccessRequest, handover.request)
         return bool(
@@ -387,7 +387,7 @@ class LedgerWriter:
         )
 
     def _sent_one(self, handover: _Handover) -> bool:
-        from .models import EventKind, Job
+        from jobs.models import EventKind, Job
 
         request = cast(SentRequest, handover.request)
         return Job.objects.mark_sent(

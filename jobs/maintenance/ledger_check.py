@@ -25,10 +25,10 @@ from django.conf import settings
 from django.utils import timezone
 from dramatiq import Message
 
-from .enqueue import send
-from .models import EventKind, Job, JobStatus
-from .redaction import SealError
-from .relay import message_for, send_pending_jobs
+from jobs.enqueue import send
+from jobs.ledger.redaction import SealError
+from jobs.maintenance.relay import message_for, send_pending_jobs
+from jobs.models import EventKind, Job, JobStatus
 
 logger = logging.getLogger(__name__)
 

@@ -26,11 +26,11 @@ from dramatiq.broker import MessageProxy
 from dramatiq.errors import ActorNotFound
 from dramatiq.middleware import Middleware, MiddlewareError, Retries, SkipMessage
 
-from .deferred_acks import BROKER_FLAG as ACKS_AFTER_LEDGER_WRITES
-from .deferred_acks import HOLD_ATTRIBUTE, Acker
-from .ledger_writer import ClaimRequest, LedgerWriter, SuccessRequest, WriterStoppedError
-from .log_context import job_context
-from .redaction import ACTOR_OPTION as SECRET_ARGUMENTS_OPTION
+from jobs.ledger.redaction import ACTOR_OPTION as SECRET_ARGUMENTS_OPTION
+from jobs.ledger.writer import ClaimRequest, LedgerWriter, SuccessRequest, WriterStoppedError
+from jobs.log_context import job_context
+from jobs.worker.acks import BROKER_FLAG as ACKS_AFTER_LEDGER_WRITES
+from jobs.worker.acks import HOLD_ATTRIBUTE, Acker
 
 logger = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ class JobTracker(Middleware):
             logger.exception("Could not record that job %s was sent.", message.message_id)
 
     def _record_unseen(self, broker: Broker, message: AnyMessage) -> None:
-        from .models import Job  # lazy: django-dramatiq loads middleware first
+        from jobs.models import Job  # lazy: django-dramatiq loads middleware first
 
         Job.objects.record_unseen(
             job_id=message_job_id(message),
@@ -169,7 +169,7 @@ class JobTracker(Middleware):
     # --- worker side ------------------------------------------------------------------------
 
     def before_process_message(self, broker: Broker, message: MessageProxy) -> None:
-        from .models import Job, JobStatus  # lazy: django-dramatiq loads middleware first
+        from jobs.models import Job, JobStatus  # lazy: django-dramatiq loads middleware first
 
         self._local.claim = None
         # Once per message, as Django does once per request: drop a connection that broke or
@@ -231,7 +231,7 @@ class JobTracker(Middleware):
 
         Returns the job's status, or None if it could not be read.
         """
-        from .models import EventKind, Job  # lazy: django-dramatiq loads middleware first
+        from jobs.models import EventKind, Job  # lazy: django-dramatiq loads middleware first
 
         try:
             job = Job.objects.only("status", "attempts").get(pk=job_id)
@@ -255,7 +255,7 @@ class JobTracker(Middleware):
             job_context.set(None)
 
     def _record_skipped(self, message: MessageProxy) -> None:
-        from .models import Job  # lazy: django-dramatiq loads middleware first
+        from jobs.models import Job  # lazy: django-dramatiq loads middleware first
 
         claim = self._take_claim(message)
         if claim is None:
@@ -291,7 +291,7 @@ class JobTracker(Middleware):
     def _record_outcome(
         self, message: MessageProxy, result: Any, exception: BaseException | None
     ) -> None:
-        from .models import Job  # lazy: django-dramatiq loads middleware first
+        from jobs.models import Job  # lazy: django-dramatiq loads middleware first
 
         claim = self._take_claim(message)
         if claim is None:
@@ -351,7 +351,7 @@ class JobTracker(Middleware):
 
     def after_nack(self, broker: Broker, message: MessageProxy) -> None:
         """A dead-lettered message that never ran (e.g. an actor renamed by a deploy)."""
-        from .models import Job  # lazy: django-dramatiq loads middleware first
+        from jobs.models import Job  # lazy: django-dramatiq loads middleware first
 
         error = getattr(message, "_exception", None)
         if not isinstance(error, ActorNotFound):

@@ -25,7 +25,7 @@ from dramatiq.brokers import redis as dramatiq_redis
 from dramatiq.common import current_millis
 from dramatiq.errors import DecodeError
 
-from .deferred_acks import HOLD_ATTRIBUTE, AckHold
+from jobs.worker.acks import HOLD_ATTRIBUTE, AckHold
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class PoisonTolerantConsumer(dramatiq_redis._RedisConsumer):
             queue,
             error,
         )
-        from .models import Job  # lazy: the broker is built before Django's models are ready
+        from jobs.models import Job  # lazy: the broker is built before Django's models are ready
 
         try:
             Job.objects.record_undecodable(queue_name=queue, payload=data, error=repr(error))

@@ -22,8 +22,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
-from . import operations
-from .models import Job, JobStatus
+from jobs.admin import bulk as operations
+from jobs.models import Job, JobStatus
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
-from .models import Job, JobEvent, JobStatus
+from jobs.models import Job, JobEvent, JobStatus
 
 logger = logging.getLogger(__name__)
 

@@ -32,10 +32,10 @@ from django.db.models.functions import Trunc
 from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 
-from . import broker_state
-from .models import Job, JobStatus
-from .reconcile import OVERDUE
-from .rollups import finished_per_hour, rolled_up_until
+from jobs.brokers import redis_state as broker_state
+from jobs.ledger.rollups import finished_per_hour, rolled_up_until
+from jobs.maintenance.ledger_check import OVERDUE
+from jobs.models import Job, JobStatus
 
 #: Without PostgreSQL's percentile_cont, per-actor run and wait times come from at most this many
 #: recent jobs per actor (computed in Python).

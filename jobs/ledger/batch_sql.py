@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING, Any
 from django.db import connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from .models import EventKind, Job, JobEvent, JobStatus
+from jobs.models import EventKind, Job, JobEvent, JobStatus
 
 if TYPE_CHECKING:
-    from .ledger_writer import ClaimRequest, SentRequest, SuccessRequest
+    from jobs.ledger.writer import ClaimRequest, SentRequest, SuccessRequest
 
 #: How each column type travels inside the JSON parameter (PostgreSQL) ...
 _JSON_VALUE: dict[str, Callable[[Any], Any]] = {

@@ -26,11 +26,11 @@ from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html, format_html_join
 from django_dramatiq.models import Task
 
-from . import dashboard
-from .admin_actions import JobActionsMixin
-from .models import Job, JobEvent
-from .pagination import CappedCountPaginator, LimitedChangeList
-from .redaction import hide_argument_values
+from jobs.admin import dashboard
+from jobs.admin.actions import JobActionsMixin
+from jobs.admin.pagination import CappedCountPaginator, LimitedChangeList
+from jobs.ledger.redaction import hide_argument_values
+from jobs.models import Job, JobEvent
 
 # django-dramatiq's Task admin renders message data with mark_safe (stored XSS) and its Task
 # table is not our ledger: never expose it.

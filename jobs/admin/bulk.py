@@ -20,11 +20,11 @@ from django.db.models import QuerySet
 from dramatiq.errors import ActorNotFound
 from redis.exceptions import RedisError
 
-from .broker_state import forget_dead_letter
-from .enqueue import record_pending, send_many
-from .models import Job
-from .redaction import SealError, open_arguments
-from .relay import message_for
+from jobs.brokers.redis_state import forget_dead_letter
+from jobs.enqueue import record_pending, send_many
+from jobs.ledger.redaction import SealError, open_arguments
+from jobs.maintenance.relay import message_for
+from jobs.models import Job
 
 #: Jobs per transaction.
 BATCH_SIZE = 500

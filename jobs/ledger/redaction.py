@@ -136,7 +136,7 @@ def _fernet() -> MultiFernet:
 
 
 def _derive(secret_key: str) -> bytes:
-    digest = hashlib.sha256(b"offload.jobs.redaction:" + secret_key.encode()).digest()
+    digest = hashlib.sha256(b"offload.jobs.ledger.redaction:" + secret_key.encode()).digest()
     return base64.urlsafe_b64encode(digest)
 
 

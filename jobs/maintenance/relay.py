@@ -15,10 +15,10 @@ import dramatiq
 from django.utils import timezone
 from dramatiq import Message
 
-from .enqueue import send
-from .models import EventKind, Job
-from .redaction import SealError, open_arguments
-from .tracking import RECORDED_OPTION
+from jobs.enqueue import send
+from jobs.ledger.redaction import SealError, open_arguments
+from jobs.models import EventKind, Job
+from jobs.worker.tracker import RECORDED_OPTION
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from django.db.models import Count, ExpressionWrapper, F, Max, Min, Q, QuerySet,
 from django.db.models import DurationField as DurationOutput
 from django.utils import timezone
 
-from .models import Job, JobsPerHour, JobStatus
+from jobs.models import Job, JobsPerHour, JobStatus
 
 HOUR = dt.timedelta(hours=1)
 #: An hour is rolled up this long after it ended (a finish in flight lands before).

@@ -23,7 +23,7 @@ from dramatiq import Broker
 from dramatiq.middleware import Middleware
 from redis.exceptions import RedisError
 
-from .broker_state import announce_worker, withdraw_worker
+from jobs.brokers.redis_state import announce_worker, withdraw_worker
 
 logger = logging.getLogger(__name__)
 
@@ -71,10 +71,12 @@ class LedgerUpkeep(Middleware):
         connections.close_all()
 
     def run_once(self) -> None:
-        from .reconcile import reconcile  # lazy: django-dramatiq loads middleware first
-        from .relay import send_pending_jobs
-        from .retention import prune
-        from .rollups import roll_up
+        from jobs.ledger.rollups import roll_up
+        from jobs.maintenance.ledger_check import (
+            reconcile,  # lazy: django-dramatiq loads middleware first
+        )
+        from jobs.maintenance.relay import send_pending_jobs
+        from jobs.maintenance.retention import prune
 
         close_old_connections()
         try:
@@ -114,7 +116,7 @@ class LedgerUpkeep(Middleware):
 def prunable_age() -> dt.timedelta | None:
     """The retention period, or longer while the rollups catch up: a job is pruned only once
     its hour is counted (jobs/rollups.py)."""
-    from .rollups import rolled_up_until  # lazy: django-dramatiq loads middleware first
+    from jobs.ledger.rollups import rolled_up_until  # lazy: django-dramatiq loads middleware first
 
     retention = dt.timedelta(days=settings.LEDGER_RETENTION_DAYS)
     counted_until = rolled_up_until()

@@ -1,0 +1,3 @@
+"""The staff side: the job admin with its actions and bulk operations, and the dashboard."""
+
+from jobs.admin import jobs as job_admin  # noqa: F401 (registers JobAdmin on import)

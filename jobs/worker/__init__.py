@@ -1,0 +1,1 @@
+"""The worker side: the tracking middleware and the acks that wait for the ledger."""
