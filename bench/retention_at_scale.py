@@ -1,15 +1,14 @@
 """Retention at scale: prune a ledger of a million finished jobs while staff use the admin.
 
-Fills the database like admin_at_scale.py (if its size differs), then deletes every finished job
-and its events with jobs.maintenance.retention.prune in one thread while another loads the admin
-job list and the dashboard in a loop (one load every PAUSE seconds). Prints the pruning rate
-(jobs/s), the number and the longest of its batches (each batch is one transaction: the longest time any
-row lock is held), and the admin's median and worst response times during the pruning.
+Fills the database like admin_at_scale.py (if its size differs), then deletes every finished job and
+its events with jobs.maintenance.retention.prune in one thread while another loads the admin job
+list and the dashboard in a loop (one load every PAUSE seconds). Prints the pruning rate (jobs/s),
+the number and the longest of its batches (each batch is one transaction: the longest time any row
+lock is held), and the admin's median and worst response times during the pruning.
 
 Usage (PostgreSQL only; the ledger is emptied of finished jobs, rerun to refill):
-  DATABASE_URL=postgres://postgres@127.0.0.1:5432/offload_scale \\
-    .venv/bin/python bench/retention_at_scale.py [--jobs 1000000]
-"""
+DATABASE_URL=postgres://postgres@127.0.0.1:5432/offload_scale \\ .venv/bin/python
+bench/retention_at_scale.py [--jobs 1000000]"""
 
 from __future__ import annotations
 
