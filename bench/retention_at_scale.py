@@ -7,8 +7,9 @@ the number and the longest of its batches (each batch is one transaction: the lo
 lock is held), and the admin's median and worst response times during the pruning.
 
 Usage (PostgreSQL only; the ledger is emptied of finished jobs, rerun to refill):
-DATABASE_URL=postgres://postgres@127.0.0.1:5432/offload_scale \\ .venv/bin/python
-bench/retention_at_scale.py [--jobs 1000000]"""
+  DATABASE_URL=postgres://postgres@127.0.0.1:5432/offload_scale \\
+    .venv/bin/python bench/retention_at_scale.py [--jobs 1000000]
+"""
 
 from __future__ import annotations
 
