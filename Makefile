@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export PYTHONDONTWRITEBYTECODE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help run serve worker static test check bench clean migrate browser
+.PHONY: help run serve worker static test test-fast lint format typecheck check bench clean migrate browser
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -34,12 +34,23 @@ worker: $(BIN)/.installed  ## Production worker: WORKER_PROCESSES x WORKER_THREA
 test: $(BIN)/.installed  ## Run the whole test suite (embedded Redis; no services needed)
 	$(BIN)/pytest
 
-check: $(BIN)/.installed  ## Django checks, migrations up to date, ruff, mypy
-	$(BIN)/python manage.py check
-	$(BIN)/python manage.py makemigrations --check --dry-run
+test-fast: $(BIN)/.installed  ## The tests that start no worker, browser or server (under a minute)
+	$(BIN)/pytest -m "not integration and not browser" -q
+
+lint: $(BIN)/.installed  ## ruff: formatting and lint rules, checked
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+
+format: $(BIN)/.installed  ## ruff: format and fix what it can
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+typecheck: $(BIN)/.installed  ## mypy with django-stubs
 	$(BIN)/mypy .
+
+check: lint typecheck  ## Django checks, migrations up to date, lint, typecheck
+	$(BIN)/python manage.py check
+	$(BIN)/python manage.py makemigrations --check --dry-run
 
 bench: $(BIN)/.installed  ## Quick benchmarks: enqueue and worker throughput ratios (bench/README.md)
 	$(BIN)/python bench/run.py

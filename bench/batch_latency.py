@@ -87,7 +87,7 @@ def median_batch(size: int, batches: int, flushed: bool) -> float:
     from django.db import connection
 
     from jobs.ledger.batch_sql import write_batch
-    from jobs.ledger.writer import ClaimRequest, SuccessRequest
+    from jobs.ledger.requests import ClaimRequest, SuccessRequest
 
     ids = fill(size * (batches + 1))
     if not flushed:
@@ -111,8 +111,8 @@ def median_batch(size: int, batches: int, flushed: bool) -> float:
 def explain(size: int) -> None:
     from django.db import connection
 
-    from jobs import batch_transitions as bt
-    from jobs.ledger.writer import ClaimRequest, SuccessRequest
+    from jobs.ledger import batch_sql as bt
+    from jobs.ledger.requests import ClaimRequest, SuccessRequest
 
     ids = fill(size * 3)
     now = dt.datetime.now(dt.UTC)

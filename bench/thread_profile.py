@@ -26,7 +26,7 @@ WORKER_THREAD = (
     ("waiting for its claim", lambda s: "_Handover.wait" in s and "before_process_message" in s),
     ("waiting for its success", lambda s: "_Handover.wait" in s),
     ("waiting for the next message", lambda s: "Queue.get" in s and "process_message" not in s),
-    ("ledger code (not waiting)", lambda s: "jobs/tracking.py" in s),
+    ("ledger code (not waiting)", lambda s: "jobs/worker/tracker.py" in s),
     ("the actor, Dramatiq, other middleware", lambda s: True),
 )
 WRITER_THREAD = (

@@ -3,7 +3,7 @@
 BENCH_VARIANT (environment):
   ledger           the project as deployed (JobTracker first, LedgerUpkeep last)
   ledger_waiting   the same, but each worker thread waits for its success to be written and
-                   acks itself (no acker thread: jobs/deferred_acks.py switched off)
+                   acks itself (no acker thread: jobs/worker/acks.py switched off)
   plain            plain Dramatiq: the same broker and middleware without any record
   django_dramatiq  plain Dramatiq plus django-dramatiq's AdminMiddleware (one row per task)
 """
@@ -15,8 +15,7 @@ import os
 from dramatiq.middleware import Middleware
 
 from config.settings import *  # noqa: F403
-from config.settings import DRAMATIQ_BROKER
-from jobs.brokers.redis import RedisBroker
+from config.settings import JOBS_BROKER
 
 
 class ActorOptions(Middleware):
@@ -25,24 +24,18 @@ class ActorOptions(Middleware):
     actor_options = {"secret_arguments"}
 
 
-class WaitingAcksBroker(RedisBroker):
-    """The project's broker, telling the tracker that it does not hold acks."""
-
-    acks_after_ledger_writes = False
-
-
 _variant = os.environ.get("BENCH_VARIANT", "ledger")
 _ours = {"jobs.worker.tracker.JobTracker", "jobs.maintenance.upkeep.LedgerUpkeep"}
 # The workbench's actors declare `secret_arguments`, an option JobTracker defines: the variants
 # without it get bench.worker_settings.ActorOptions, a middleware with no hooks of its own.
-_plain = [m for m in DRAMATIQ_BROKER["MIDDLEWARE"] if m not in _ours] + [
+_plain = [m for m in JOBS_BROKER["MIDDLEWARE"] if m not in _ours] + [
     "bench.worker_settings.ActorOptions"
 ]
 if _variant == "plain":
-    DRAMATIQ_BROKER = {**DRAMATIQ_BROKER, "MIDDLEWARE": _plain}
+    JOBS_BROKER = {**JOBS_BROKER, "MIDDLEWARE": _plain}
 elif _variant == "django_dramatiq":
-    DRAMATIQ_BROKER = {
-        **DRAMATIQ_BROKER,
+    JOBS_BROKER = {
+        **JOBS_BROKER,
         "MIDDLEWARE": [
             *_plain,
             "django_dramatiq.middleware.DbConnectionsMiddleware",
@@ -50,6 +43,12 @@ elif _variant == "django_dramatiq":
         ],
     }
 elif _variant == "ledger_waiting":
-    DRAMATIQ_BROKER = {**DRAMATIQ_BROKER, "BROKER": "bench.worker_settings.WaitingAcksBroker"}
+    JOBS_BROKER = {
+        **JOBS_BROKER,
+        "MIDDLEWARE": [
+            "bench.waiting_acks.WaitingTracker" if m == "jobs.worker.tracker.JobTracker" else m
+            for m in JOBS_BROKER["MIDDLEWARE"]
+        ],
+    }
 elif _variant != "ledger":
     raise ValueError(f"unknown BENCH_VARIANT {_variant!r}")

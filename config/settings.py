@@ -58,17 +58,19 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
+    # First: its ready() installs the broker (JOBS_BROKER) before any other app's ready() (the
+    # admin's autodiscovery) imports a module that declares actors.
+    "jobs",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    # Only for its `rundramatiq` command; its Task model and admin are not used (jobs/admin.py).
+    # Only for its `rundramatiq` command; its Task model and admin are not used (config/urls.py).
     "django_dramatiq",
     # Login lockout per account and client IP (config/limits.py has the other limits).
     "axes",
-    "jobs",
     "accounts",
     "reports",
     # e.g. debugging tools; the fault tests add an app of test-only actors this way.
@@ -191,7 +193,9 @@ def _with_timeouts(url: str, seconds: float) -> str:
     return f"{base}?{urlencode(query)}"
 
 
-DRAMATIQ_BROKER = {
+# The broker and its middleware, built by jobs.apps once Django's models are loaded (so the
+# broker's and the middleware's modules may use them), in the same form as django-dramatiq's.
+JOBS_BROKER = {
     "BROKER": "jobs.brokers.redis.RedisBroker",
     "OPTIONS": {
         "url": _with_timeouts(REDIS_URL, REDIS_TIMEOUT_SECONDS),
@@ -218,16 +222,19 @@ DRAMATIQ_BROKER = {
         "jobs.maintenance.upkeep.LedgerUpkeep",
     ],
 }
+# django-dramatiq builds a broker from this while the apps load, before any model is: a stub
+# without middleware, replaced by JOBS_BROKER's in jobs.apps.JobsConfig.ready().
+DRAMATIQ_BROKER = {"BROKER": "dramatiq.brokers.stub.StubBroker", "OPTIONS": {}, "MIDDLEWARE": []}
 # The outbox relay in each worker: how often it runs, and how long a job must have been pending
 # (its web process's own on-commit send may still be under way) before the relay sends it.
 LEDGER_UPKEEP_INTERVAL_SECONDS = env.float("LEDGER_UPKEEP_INTERVAL_SECONDS", default=5.0)
 RELAY_GRACE_SECONDS = env.float("RELAY_GRACE_SECONDS", default=30.0)
-# How often one worker of the fleet reconciles the ledger with Redis (jobs/reconcile.py).
+# How often one worker of the fleet checks the ledger against Redis (jobs/maintenance/).
 LEDGER_CHECK_INTERVAL_SECONDS = env.float("LEDGER_CHECK_INTERVAL_SECONDS", default=60.0)
 # Finished jobs older than this are deleted with their events (0 keeps them forever): by
 # `manage.py prune_jobs`, and a few seconds per ledger check by the workers.
 LEDGER_RETENTION_DAYS = env.float("LEDGER_RETENTION_DAYS", default=30.0)
-# Argument names redacted in the ledger besides password, token, secret, ... (jobs/redaction.py).
+# Argument names redacted besides password, token, secret, ... (jobs/ledger/redaction.py).
 JOBS_SECRET_ARGUMENT_NAMES = env.list("JOBS_SECRET_ARGUMENT_NAMES", default=[])
 # django-dramatiq would otherwise also load its own `tasks` module (an actor on its unused table).
 DRAMATIQ_IGNORED_MODULES = ["django_dramatiq.tasks"]

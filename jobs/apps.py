@@ -1,11 +1,20 @@
-"""App config of the job ledger."""
+"""App config of the job ledger: installs the project's broker once the models are loaded."""
 
 from __future__ import annotations
 
+import dramatiq
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class JobsConfig(AppConfig):
     name = "jobs"
     verbose_name = "Jobs"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Here, not at the top: the broker's modules import the models (Django's way for code
+        # that needs the app registry).
+        from jobs.brokers.setup import build_broker
+
+        dramatiq.set_broker(build_broker(settings.JOBS_BROKER))

@@ -15,15 +15,11 @@ from dramatiq import Actor, Message
 from redis.exceptions import RedisError
 
 from jobs.brokers.redis import RedisBroker
-from jobs.ledger.writer import SentRequest, WriterStoppedError, background_writer
+from jobs.ledger.messages import RECORDED_OPTION, eta_of, max_retries_of
+from jobs.ledger.requests import SentRequest
+from jobs.ledger.retries import SENT_WRITE_BUDGET, write_with_retries
+from jobs.ledger.writer import WriterStoppedError, background_writer
 from jobs.models import EventKind, Job
-from jobs.worker.tracker import (
-    RECORDED_OPTION,
-    SENT_WRITE_BUDGET,
-    eta_of,
-    max_retries_of,
-    write_with_retries,
-)
 
 logger = logging.getLogger(__name__)
 
@@ -157,7 +153,7 @@ def send(
 def send_many(messages: list[Message[Any]], *, note: str) -> int:
     """Send recorded pending jobs together and record the sends in one transaction (bulk
     enqueues, staff actions on thousands of jobs): a Redis pipeline per SEND_CHUNK messages
-    (jobs/broker.py). Stops at the first broker error: that chunk and
+    (jobs/brokers/redis.py). Stops at the first broker error: that chunk and
     the rest stay pending for the relay (a message of the failed chunk that did reach Redis is
     sent again later, and its second delivery refused by the claim). Returns how many were
     recorded as sent."""

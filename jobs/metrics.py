@@ -1,7 +1,7 @@
 """GET /metrics: the fleet's figures in Prometheus' text format, read at scrape time.
 
 Nothing is counted in process memory: counters come from the ledger (rolled-up hours plus the
-hours since, jobs/rollups.py) and gauges from the ledger and the broker, so any web process
+hours since, jobs/ledger/rollups.py) and gauges from the ledger and the broker, so any web process
 answers for every web and worker process of the deployment, and pruning lowers nothing.
 """
 

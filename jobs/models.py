@@ -218,7 +218,7 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
     ) -> list[Job]:
         """create_pending for many jobs of one actor: (job_id, args, kwargs) each. The jobs go
         in through one cached statement (one COPY on PostgreSQL), their `enqueued` events by
-        INSERT ... SELECT from them (jobs/fast_insert.py)."""
+        INSERT ... SELECT from them (jobs/ledger/bulk_insert.py)."""
         user = _user(caused_by)
         jobs = [
             self._pending(job_id, actor_name, queue_name, args, kwargs, max_retries, user)
@@ -753,7 +753,7 @@ class Job(models.Model):
     error_group = models.CharField(max_length=255, blank=True)
     # When the first attempt started: wait time is first_started_at - created_at.
     first_started_at = models.DateTimeField(null=True, blank=True)
-    # The real values of secret arguments, encrypted (jobs/redaction.py); never displayed.
+    # The real values of secret arguments, encrypted (jobs/ledger/redaction.py); never displayed.
     sealed_arguments = models.TextField(blank=True, editable=False)
     copy_of = models.ForeignKey(
         "self",
@@ -861,7 +861,8 @@ class JobEvent(models.Model):
 class JobsPerHour(models.Model):
     """What the jobs of one actor and queue did in one past hour: the dashboard's 7-day chart and
     the /metrics counters, without re-counting jobs on every view and kept when retention prunes
-    the jobs. Written once per settled hour by the workers (jobs/rollups.py), before pruning."""
+    the jobs. Written once per settled hour by the workers (jobs/ledger/rollups.py), before
+    pruning."""
 
     hour = models.DateTimeField()
     actor_name = models.CharField(max_length=255)

@@ -69,7 +69,7 @@ def _clean_broker(request: pytest.FixtureRequest) -> Iterator[None]:
 
 @pytest.fixture(scope="session", autouse=True)
 def _background_writer_stopped_before_teardown(django_db_setup: Any) -> Iterator[None]:
-    """The background writer (jobs/ledger_writer.py) keeps a connection to the test database:
+    """The background writer (jobs/ledger/writer.py) keeps a connection to the test database:
     flushed and closed before pytest-django drops that database."""
     yield
     from jobs.ledger import writer as ledger_writer
@@ -224,7 +224,7 @@ def unacked(redis_client: Any, queue: str) -> int:
 
 def settled(job_id: Any) -> Job | None:
     """The job if it is final and its send is recorded (a fast job can end before this
-    process's background writer records the send: jobs/ledger_writer.py), else None."""
+    process's background writer records the send: jobs/ledger/writer.py), else None."""
     job = Job.objects.get(pk=job_id)
     sent = job.events.filter(kind__in=[EventKind.QUEUED, EventKind.RESENT]).exists()
     return job if job.is_final and sent else None

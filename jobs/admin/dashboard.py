@@ -176,7 +176,7 @@ def planner_estimate(jobs: QuerySet[Job]) -> int | None:
 
 
 def stuck_jobs(now: dt.datetime, alive: set[str], broker_known: bool) -> list[Number]:
-    """Jobs that look stuck, as the ledger check (jobs/reconcile.py) defines it."""
+    """Jobs that look stuck, as the ledger check (jobs/maintenance/ledger_check.py) defines it."""
     grace = now - dt.timedelta(seconds=settings.RELAY_GRACE_SECONDS)
     overdue = now - OVERDUE
     found = [
@@ -228,7 +228,7 @@ def _number(label: str, **lookups: Any) -> Number:
 def finished_series(now: dt.datetime, unit: str, span: dt.timedelta) -> dict[str, Any]:
     """Jobs finished per `unit` over `span`: succeeded first time, after retries, and failed.
 
-    Hours the workers rolled up come from JobsPerHour (jobs/rollups.py); the rest is counted
+    Hours the workers rolled up come from JobsPerHour (jobs/ledger/rollups.py); the rest is counted
     live.
     """
     step = dt.timedelta(minutes=1) if unit == "minute" else dt.timedelta(hours=1)

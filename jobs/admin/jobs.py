@@ -1,5 +1,5 @@
 """Staff views of the ledger: job list with filters and search, detail with the event timeline,
-the operator actions (jobs/admin_actions.py) and the dashboard (jobs/dashboard.py).
+the operator actions (jobs/admin/actions.py) and the dashboard (jobs/admin/dashboard.py).
 
 Everything shown that a user could have typed (arguments, errors, labels) goes through
 format_html or auto-escaping templates; nothing is marked safe. Arguments and results are shown
@@ -24,18 +24,12 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html, format_html_join
-from django_dramatiq.models import Task
 
 from jobs.admin import dashboard
 from jobs.admin.actions import JobActionsMixin
 from jobs.admin.pagination import CappedCountPaginator, LimitedChangeList
 from jobs.ledger.redaction import hide_argument_values
 from jobs.models import Job, JobEvent
-
-# django-dramatiq's Task admin renders message data with mark_safe (stored XSS) and its Task
-# table is not our ledger: never expose it.
-if admin.site.is_registered(Task):
-    admin.site.unregister(Task)
 
 
 def status_badge(job: Job) -> str:
@@ -193,7 +187,7 @@ class JobAdmin(JobActionsMixin, admin.ModelAdmin):
         "Job id, actor, what it is about, or any text in its arguments "
         "(an email address finds its jobs)."
     )
-    # Counting the whole table is a full scan at scale: counts stop at 10,000 (jobs/pagination.py).
+    # Counting the whole table is a full scan at scale: counts stop at 10,000 (admin/pagination.py).
     show_full_result_count = False
     paginator = CappedCountPaginator
     # Facet counts run one COUNT per filter choice on every page view.

@@ -25,7 +25,8 @@ from dramatiq.brokers import redis as dramatiq_redis
 from dramatiq.common import current_millis
 from dramatiq.errors import DecodeError
 
-from jobs.worker.acks import HOLD_ATTRIBUTE, AckHold
+from jobs.brokers.held_acks import HoldsAcks
+from jobs.models import Job
 
 logger = logging.getLogger(__name__)
 
@@ -45,12 +46,11 @@ class PoisonTolerantConsumer(dramatiq_redis._RedisConsumer):
         self._after_ledger_write(message, super().nack)
 
     def _after_ledger_write(self, message: Any, ack: Callable[[Any], None]) -> None:
-        """Ack now, or once the job's ledger write is committed (jobs/deferred_acks.py)."""
-        hold: AckHold | None = getattr(message, HOLD_ATTRIBUTE, None)
+        """Ack now, or once the job's ledger write is committed (jobs/worker/acks.py)."""
+        hold = self.broker.take_hold(message)
         if hold is None:
             ack(message)
             return
-        setattr(message, HOLD_ATTRIBUTE, None)
         # Done with here: the prefetch may replace it now (Dramatiq's consumer fetches nothing,
         # and backs off, while fetched-but-unacked messages fill it). Until its ack the message
         # stays in Redis's set of this worker's unacked messages, recovered if the worker dies.
@@ -75,17 +75,15 @@ class PoisonTolerantConsumer(dramatiq_redis._RedisConsumer):
             queue,
             error,
         )
-        from jobs.models import Job  # lazy: the broker is built before Django's models are ready
-
         try:
             Job.objects.record_undecodable(queue_name=queue, payload=data, error=repr(error))
         except Exception:  # the payload is safe in the poison list; the ledger row is a courtesy
             logger.exception("Could not record the undecodable message in the ledger.")
 
 
-class RedisBroker(dramatiq_redis.RedisBroker):
-    #: Its consumers ack a message whose ledger write is pending once it is committed.
-    acks_after_ledger_writes = True
+class RedisBroker(HoldsAcks, dramatiq_redis.RedisBroker):
+    """Dramatiq's Redis broker whose consumers ack a message whose ledger write is pending once
+    it is committed, set poison messages aside, and force maintenance periodically."""
 
     def __init__(self, *, maintenance_interval: float = 5.0, **options: Any) -> None:
         super().__init__(**options)

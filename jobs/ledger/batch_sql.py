@@ -21,15 +21,13 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.db import connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
+from jobs.ledger.requests import ClaimRequest, SentRequest, SuccessRequest
 from jobs.models import EventKind, Job, JobEvent, JobStatus
-
-if TYPE_CHECKING:
-    from jobs.ledger.writer import ClaimRequest, SentRequest, SuccessRequest
 
 #: How each column type travels inside the JSON parameter (PostgreSQL) ...
 _JSON_VALUE: dict[str, Callable[[Any], Any]] = {

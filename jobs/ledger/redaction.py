@@ -25,7 +25,7 @@ from django.conf import settings
 
 REDACTED = "[redacted]"
 #: Replaces an argument's value inside an error or traceback shown to staff who may not see
-#: arguments (jobs/admin.py), and in every error group; the JSON status view hides errors from
+#: arguments (jobs/admin/jobs.py), and in every error group; the JSON status view hides errors from
 #: them altogether.
 HIDDEN = "[argument hidden]"
 #: Shorter values (a user id of 7, "no") would blank out unrelated text and leak little.

@@ -36,12 +36,16 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from functools import partial
 from typing import Any, cast
 
 from django.db import DatabaseError, InterfaceError, OperationalError, connections
 from django.utils import timezone
+
+from jobs.ledger.batch_sql import write_batch
+from jobs.ledger.requests import ClaimRequest, Request, SentRequest, SuccessRequest
+from jobs.ledger.retries import write_with_retries
+from jobs.models import EventKind, Job
 
 logger = logging.getLogger(__name__)
 
@@ -52,41 +56,6 @@ MAX_BATCH = 200
 #: request's transaction could collide with (on SQLite, by sleeping for the lock); a record
 #: arriving after a quiet spell is written at once.
 SENT_LINGER = 0.05
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimRequest:
-    """Start attempt `retries + 1` of a job (see JobManager.claim)."""
-
-    job_id: uuid.UUID
-    retries: int
-    worker: str
-    delivery_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class SuccessRequest:
-    """The attempt succeeded (see JobManager.mark_succeeded)."""
-
-    job_id: uuid.UUID
-    attempt: int
-    started_at: dt.datetime
-    worker: str
-    result: Any = None
-
-
-@dataclass(frozen=True, slots=True)
-class SentRequest:
-    """The broker accepted the job's message at `at` (see JobManager.mark_sent)."""
-
-    job_id: uuid.UUID
-    at: dt.datetime
-    eta: dt.datetime | None = None
-    kind: str = "queued"
-    note: str = ""
-
-
-Request = ClaimRequest | SuccessRequest | SentRequest
 
 
 class WriterStoppedError(Exception):
@@ -189,7 +158,7 @@ class LedgerWriter:
 
     def succeeded_later(self, request: SuccessRequest, *, budget: float) -> Callable[[], bool]:
         """Hand the success over now; the function returned waits for it and says whether the
-        job moved (jobs/deferred_acks.py: the message's ack waits, not the worker thread)."""
+        job moved (jobs/worker/acks.py: the message's ack waits, not the worker thread)."""
         handover = self._submit(request, budget)
         return lambda: bool(self._outcome(handover, budget))
 
@@ -317,7 +286,6 @@ class LedgerWriter:
                 return
 
     def _write_batch(self, batch: list[_Handover]) -> None:
-        from jobs.ledger.batch_sql import write_batch  # needs the models: loaded after the apps
 
         # Rows locked in id order: two processes' batches never wait on each other in a circle.
         batch = sorted(batch, key=lambda h: h.request.job_id)
@@ -344,7 +312,6 @@ class LedgerWriter:
 
     def _one_by_one(self, batch: Sequence[_Handover]) -> None:
         """Each write in its own transaction, through the ORM transitions."""
-        from jobs.worker.tracker import write_with_retries  # the tracker imports this module
 
         for handover in batch:
             budget = max(0.0, handover.deadline - time.monotonic())
@@ -361,8 +328,6 @@ class LedgerWriter:
                 handover.settle(result)
 
     def _claim_one(self, handover: _Handover) -> tuple[int, dt.datetime] | None:
-        from jobs.models import Job
-
         request = cast(ClaimRequest, handover.request)
         return Job.objects.claim(
             request.job_id,
@@ -373,8 +338,6 @@ class LedgerWriter:
         )
 
     def _success_one(self, handover: _Handover) -> bool:
-        from jobs.models import Job
-
         request = cast(SuccessRequest, handover.request)
         return bool(
             Job.objects.mark_succeeded(
@@ -387,8 +350,6 @@ class LedgerWriter:
         )
 
     def _sent_one(self, handover: _Handover) -> bool:
-        from jobs.models import EventKind, Job
-
         request = cast(SentRequest, handover.request)
         return Job.objects.mark_sent(
             request.job_id,

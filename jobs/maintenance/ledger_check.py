@@ -7,7 +7,7 @@ The ledger can drift from reality when a process dies at the wrong moment or a w
   lost (e.g. a Redis blip stranded a scheduled retry in a worker's memory): resent;
 - `pending` past the relay's grace period: sent by the relay;
 - a message in a dead-letter queue whose job is not final: marked failed.
-Run by `manage.py check_jobs` and periodically by the workers (jobs/upkeep.py).
+Run by `manage.py check_jobs` and periodically by the workers (jobs/maintenance/upkeep.py).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The outbox relay: send jobs committed to the ledger that never reached the broker.
 
 A job stays `pending` when its on-commit send failed (Redis down or hung) or its web process died
-between commit and send. Workers run the relay periodically (jobs/upkeep.py); operators can run it
-once with `manage.py send_pending_jobs`.
+between commit and send. Workers run the relay periodically (jobs/maintenance/upkeep.py);
+operators can run it once with `manage.py send_pending_jobs`.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from django.utils import timezone
 from dramatiq import Message
 
 from jobs.enqueue import send
+from jobs.ledger.messages import RECORDED_OPTION
 from jobs.ledger.redaction import SealError, open_arguments
 from jobs.models import EventKind, Job
-from jobs.worker.tracker import RECORDED_OPTION
 
 logger = logging.getLogger(__name__)
 

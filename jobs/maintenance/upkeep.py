@@ -2,8 +2,8 @@
 
 Every interval, each worker process runs the outbox relay (safe to run N times at once: jobs are
 leased). About once a minute, one process of the whole fleet (a Redis lock) also reconciles the
-ledger with Redis (jobs/reconcile.py), rolls up the settled hours (jobs/rollups.py) and prunes
-jobs past the retention period (jobs/retention.py), and each process refreshes its entry in the
+ledger with Redis (ledger_check.py), rolls up the settled hours (jobs/ledger/rollups.py) and
+prunes jobs past the retention period (retention.py), and each process refreshes its entry in the
 worker registry the admin dashboard shows. No extra daemon to deploy.
 """
 
@@ -16,6 +16,7 @@ import threading
 import time
 from typing import Any
 
+import dramatiq
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connections
 from django.utils import timezone
@@ -24,6 +25,10 @@ from dramatiq.middleware import Middleware
 from redis.exceptions import RedisError
 
 from jobs.brokers.redis_state import announce_worker, withdraw_worker
+from jobs.ledger.rollups import roll_up, rolled_up_until
+from jobs.maintenance.ledger_check import reconcile
+from jobs.maintenance.relay import send_pending_jobs
+from jobs.maintenance.retention import prune
 
 logger = logging.getLogger(__name__)
 
@@ -71,13 +76,6 @@ class LedgerUpkeep(Middleware):
         connections.close_all()
 
     def run_once(self) -> None:
-        from jobs.ledger.rollups import roll_up
-        from jobs.maintenance.ledger_check import (
-            reconcile,  # lazy: django-dramatiq loads middleware first
-        )
-        from jobs.maintenance.relay import send_pending_jobs
-        from jobs.maintenance.retention import prune
-
         close_old_connections()
         try:
             if self._broker is not None:
@@ -102,8 +100,6 @@ class LedgerUpkeep(Middleware):
 
     def _take_fleet_lock(self) -> bool:
         """One reconciliation per interval across all workers (it scans Redis)."""
-        import dramatiq
-
         broker: Any = dramatiq.get_broker()
         key = f"{broker.namespace}:{FLEET_LOCK}"
         return bool(
@@ -115,9 +111,7 @@ class LedgerUpkeep(Middleware):
 
 def prunable_age() -> dt.timedelta | None:
     """The retention period, or longer while the rollups catch up: a job is pruned only once
-    its hour is counted (jobs/rollups.py)."""
-    from jobs.ledger.rollups import rolled_up_until  # lazy: django-dramatiq loads middleware first
-
+    its hour is counted (jobs/ledger/rollups.py)."""
     retention = dt.timedelta(days=settings.LEDGER_RETENTION_DAYS)
     counted_until = rolled_up_until()
     if counted_until is None:

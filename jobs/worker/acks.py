@@ -9,8 +9,8 @@ refused, or finds it `running` and, its worker gone, runs it again: what happens
 dies while its thread waits, as before. Dramatiq emits `after_ack` when the worker thread hands
 the message over, not when it is acked: no middleware of ours relies on it.
 
-The consumer (jobs/broker.py) honours a hold it finds on the message (`HOLD_ATTRIBUTE`); the
-tracker (jobs/tracking.py) sets it, and only when the broker says it honours it.
+The consumer (jobs/brokers/redis.py) acks through the hold the tracker (jobs/worker/tracker.py)
+gave its broker, which it does only for brokers that hold acks (jobs/brokers/held_acks.py).
 """
 
 from __future__ import annotations
@@ -25,15 +25,11 @@ from dramatiq.errors import BrokerConnectionError
 
 logger = logging.getLogger(__name__)
 
-#: The attribute of a MessageProxy holding its `AckHold`.
-HOLD_ATTRIBUTE = "_offload_ack_hold"
-#: Brokers whose consumers honour holds set this class attribute to True.
-BROKER_FLAG = "acks_after_ledger_writes"
 #: As Dramatiq's own post_process_message: an ack retried while Redis is unreachable.
 RETRY_DELAY = 1.0
 
 
-class AckHold:
+class Hold:
     """A message's ack (or nack), held until `settle` returns: it waits for the ledger write
     and reports its outcome."""
 
@@ -75,8 +71,8 @@ class Acker:
         if thread is not None:
             thread.join(timeout)
 
-    def hold(self, settle: Callable[[], None]) -> AckHold:
-        return AckHold(self, settle)
+    def hold(self, settle: Callable[[], None]) -> Hold:
+        return Hold(self, settle)
 
     def put(self, settle: Callable[[], None], ack: Callable[[], None]) -> None:
         with self._lock:

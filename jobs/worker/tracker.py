@@ -1,6 +1,6 @@
 """JobTracker: the Dramatiq middleware that writes every message's life into the ledger.
 
-It must be FIRST in DRAMATIQ_BROKER["MIDDLEWARE"]: `before_*` hooks run in list order, so the
+It must be FIRST in JOBS_BROKER["MIDDLEWARE"]: `before_*` hooks run in list order, so the
 claim happens before any other middleware or the actor; `after_*` hooks run in reverse, so the
 tracker records the outcome after Retries decided it and TimeLimit disarmed (DESIGN.md).
 """
@@ -13,7 +13,6 @@ import logging
 import os
 import socket
 import threading
-import time
 import traceback
 import uuid
 from collections.abc import Callable
@@ -24,29 +23,32 @@ from django.db import DatabaseError, close_old_connections, connections
 from dramatiq import Broker, Message
 from dramatiq.broker import MessageProxy
 from dramatiq.errors import ActorNotFound
-from dramatiq.middleware import Middleware, MiddlewareError, Retries, SkipMessage
+from dramatiq.middleware import Middleware, MiddlewareError, SkipMessage
 
+from jobs.brokers.held_acks import HoldsAcks
+from jobs.ledger.messages import (
+    RECORDED_OPTION,
+    AnyMessage,
+    eta_of,
+    max_retries_of,
+    message_job_id,
+)
 from jobs.ledger.redaction import ACTOR_OPTION as SECRET_ARGUMENTS_OPTION
-from jobs.ledger.writer import ClaimRequest, LedgerWriter, SuccessRequest, WriterStoppedError
+from jobs.ledger.requests import ClaimRequest, SuccessRequest
+from jobs.ledger.retries import (
+    CLAIM_WRITE_BUDGET,
+    OUTCOME_WRITE_BUDGET,
+    SENT_WRITE_BUDGET,
+    write_with_retries,
+)
+from jobs.ledger.writer import LedgerWriter, WriterStoppedError
 from jobs.log_context import job_context
-from jobs.worker.acks import BROKER_FLAG as ACKS_AFTER_LEDGER_WRITES
-from jobs.worker.acks import HOLD_ATTRIBUTE, Acker
+from jobs.models import EventKind, Job, JobStatus
+from jobs.worker.acks import Acker
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-#: Hooks get the message itself on the enqueue side and a MessageProxy on the worker side.
-AnyMessage = Message[Any] | MessageProxy
-
-#: How long each kind of ledger write keeps retrying through database errors (seconds).
-#: Recording an outcome: the actor already ran, so wait out a database restart.
-OUTCOME_WRITE_BUDGET = 60.0
-#: Claiming: giving up only fails this attempt, and Retries schedules another.
-CLAIM_WRITE_BUDGET = 3.0
-#: Recording a send: in the web request's path; the worker's claim records the job anyway.
-SENT_WRITE_BUDGET = 1.0
-#: Message option: the ledger records this send itself (jobs.enqueue.send), not after_enqueue.
-RECORDED_OPTION = "offload_recorded"
 
 
 class LedgerUnavailableError(MiddlewareError):
@@ -68,67 +70,24 @@ def worker_identity() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.current_thread().name}"
 
 
-def message_job_id(message: AnyMessage) -> uuid.UUID:
-    return uuid.UUID(message.message_id)
-
-
-def eta_of(message: AnyMessage) -> dt.datetime | None:
-    eta = message.options.get("eta")
-    return dt.datetime.fromtimestamp(eta / 1000, tz=dt.UTC) if eta else None
-
-
-def max_retries_of(broker: Broker, message: AnyMessage) -> int | None:
-    if "max_retries" in message.options:
-        return int(message.options["max_retries"])
-    retries = next((m for m in broker.middleware if isinstance(m, Retries)), None)
-    if retries is None:
-        return 0  # without Retries a failed attempt is never retried
-    try:
-        actor = broker.get_actor(message.actor_name)
-    except Exception:  # an actor this process does not know (e.g. sent by name)
-        return retries.max_retries
-    return int(actor.options.get("max_retries", retries.max_retries))
-
-
-def write_with_retries(write: Callable[[], T], what: str, *, budget: float) -> T:
-    """Run a ledger write, reconnecting and retrying on database errors for up to `budget` s.
-
-    Dramatiq logs and swallows exceptions from middleware hooks, so a write that gives up
-    here must be made visible by the caller.
-    """
-    deadline = time.monotonic() + budget
-    delay = 0.1
-    tries = 0
-    while True:
-        tries += 1
-        try:
-            return write()
-        except DatabaseError:
-            if time.monotonic() + delay > deadline:
-                raise
-            logger.warning(
-                "Ledger write failed (%s), try %d; retrying.", what, tries, exc_info=True
-            )
-            # A broken connection stays broken inside this thread until it is closed.
-            connections["default"].close()
-            time.sleep(delay)
-            delay = min(delay * 2, 2.0)
-
-
 class JobTracker(Middleware):
     """Records enqueue, claim, success, retry, failure and skip of every message."""
 
-    # Lets actors declare arguments to redact in the ledger (jobs/redaction.py).
+    # Lets actors declare arguments to redact in the ledger (jobs/ledger/redaction.py).
     actor_options = {SECRET_ARGUMENTS_OPTION}
+    #: Ack a success once it is committed, by the acker thread, where the broker can hold
+    #: acks; False: each worker thread waits for its success's write (bench's variant).
+    defer_acks = True
 
     def __init__(self) -> None:
         self._local = threading.local()
-        #: Group-commits the claims and successes of this worker process (jobs/ledger_writer.py);
+        #: Group-commits the claims and successes of this worker process (jobs/ledger/writer.py);
         #: None outside a worker (the web process) or after shutdown: writes go directly.
         self._writer: LedgerWriter | None = None
-        #: Acks messages once their success is written (jobs/deferred_acks.py); None where the
+        #: Acks messages once their success is written (jobs/worker/acks.py); None where the
         #: broker cannot hold acks: worker threads wait for their successes themselves.
         self._acker: Acker | None = None
+        self._holding_broker: HoldsAcks | None = None
 
     # --- enqueue side (web process, or a worker sending follow-up jobs) -------------------
 
@@ -154,8 +113,6 @@ class JobTracker(Middleware):
             logger.exception("Could not record that job %s was sent.", message.message_id)
 
     def _record_unseen(self, broker: Broker, message: AnyMessage) -> None:
-        from jobs.models import Job  # lazy: django-dramatiq loads middleware first
-
         Job.objects.record_unseen(
             job_id=message_job_id(message),
             actor_name=message.actor_name,
@@ -169,8 +126,6 @@ class JobTracker(Middleware):
     # --- worker side ------------------------------------------------------------------------
 
     def before_process_message(self, broker: Broker, message: MessageProxy) -> None:
-        from jobs.models import Job, JobStatus  # lazy: django-dramatiq loads middleware first
-
         self._local.claim = None
         # Once per message, as Django does once per request: drop a connection that broke or
         # expired while this thread was idle (the next query runs the health check).
@@ -231,8 +186,6 @@ class JobTracker(Middleware):
 
         Returns the job's status, or None if it could not be read.
         """
-        from jobs.models import EventKind, Job  # lazy: django-dramatiq loads middleware first
-
         try:
             job = Job.objects.only("status", "attempts").get(pk=job_id)
             reason = (
@@ -255,8 +208,6 @@ class JobTracker(Middleware):
             job_context.set(None)
 
     def _record_skipped(self, message: MessageProxy) -> None:
-        from jobs.models import Job  # lazy: django-dramatiq loads middleware first
-
         claim = self._take_claim(message)
         if claim is None:
             return  # refused by our own claim: already recorded
@@ -291,8 +242,6 @@ class JobTracker(Middleware):
     def _record_outcome(
         self, message: MessageProxy, result: Any, exception: BaseException | None
     ) -> None:
-        from jobs.models import Job  # lazy: django-dramatiq loads middleware first
-
         claim = self._take_claim(message)
         if claim is None:
             if isinstance(exception, LedgerUnavailableError):
@@ -351,8 +300,6 @@ class JobTracker(Middleware):
 
     def after_nack(self, broker: Broker, message: MessageProxy) -> None:
         """A dead-lettered message that never ran (e.g. an actor renamed by a deploy)."""
-        from jobs.models import Job  # lazy: django-dramatiq loads middleware first
-
         error = getattr(message, "_exception", None)
         if not isinstance(error, ActorNotFound):
             return  # a failure after running: already recorded by after_process_message
@@ -373,18 +320,16 @@ class JobTracker(Middleware):
 
     def _hold_ack_for(self, message: MessageProxy, success: SuccessRequest, claim: Claim) -> bool:
         """Hand the success to the writer without waiting for it: the message's ack waits
-        instead (jobs/deferred_acks.py). False where the broker cannot hold acks, or the writer
+        instead (jobs/worker/acks.py). False where the broker cannot hold acks, or the writer
         has stopped: the caller writes and waits itself."""
-        writer, acker = self._writer, self._acker
-        if writer is None or acker is None:
+        writer, acker, broker = self._writer, self._acker, self._holding_broker
+        if writer is None or acker is None or broker is None:
             return False
         try:
             moved = writer.succeeded_later(success, budget=OUTCOME_WRITE_BUDGET)
         except WriterStoppedError:
             return False
-        setattr(
-            message, HOLD_ATTRIBUTE, acker.hold(lambda: self._finish("succeeded", moved, claim))
-        )
+        broker.hold_ack(message, acker.hold(lambda: self._finish("succeeded", moved, claim)))
         return True
 
     # --- the process's ledger writer and acker -------------------------------------------
@@ -394,7 +339,8 @@ class JobTracker(Middleware):
         if self._writer is None:
             self._writer = LedgerWriter(worker_id=getattr(broker, "broker_id", ""))
             self._writer.start()
-        if self._acker is None and getattr(broker, ACKS_AFTER_LEDGER_WRITES, False):
+        if self._acker is None and self.defer_acks and isinstance(broker, HoldsAcks):
+            self._holding_broker = broker
             self._acker = Acker()
             self._acker.start()
 

@@ -111,7 +111,7 @@ def test_the_dashboard_shows_the_counts_change_without_reloading(
     page.click("#job-dashboard-link a >> nth=0")
     succeeded = page.locator('a[data-status="succeeded"] .count')
     expect(succeeded).to_have_text("0")
-    # The argument stays out of the group every staff member sees (jobs/redaction.py).
+    # The argument stays out of the group every staff member sees (jobs/ledger/redaction.py).
     expect(page.locator(".dashboard-errors")).to_contain_text(
         "RuntimeError: [argument hidden] is broken"
     )

@@ -60,5 +60,5 @@ def test_a_rolled_back_transaction_leaves_no_job_no_message_and_no_effect(
     assert Job.objects.count() == 1
     assert effects == ["kept"]
     # Every message acked, the last one by the worker's acker thread just after its success
-    # is committed (jobs/deferred_acks.py).
+    # is committed (jobs/worker/acks.py).
     wait_for(lambda: unacked(redis_client, QUEUE) == 0, 10, workers.logs)

@@ -50,7 +50,7 @@ def test_an_undecodable_payload_between_valid_messages_strands_none_of_them(
     assert poison.status == JobStatus.FAILED
     assert "Undecodable" in poison.last_error
     # Nothing left unacked: each ack follows its success's commit, by the worker's acker
-    # thread (jobs/deferred_acks.py), so the last ones may land just after the ledger says so.
+    # thread (jobs/worker/acks.py), so the last ones may land just after the ledger says so.
     wait_for(lambda: unacked(redis_client, QUEUE) == 0, 10, workers.logs)
     assert len(runs(workers.workdir, "done")) == 6
     assert workers.running["a"].process.poll() is None  # the worker is still up

@@ -1,6 +1,6 @@
 """A worker thread does not wait for its job's success to be written, but the message is
 acked (removed from Redis) only once it is: a worker killed in between leaves the message to be
-redelivered, never a job acked and recorded as running (jobs/deferred_acks.py)."""
+redelivered, never a job acked and recorded as running (jobs/worker/acks.py)."""
 
 from __future__ import annotations
 

@@ -198,7 +198,7 @@ def test_long_lists_are_counted_only_up_to_the_cap(staff_client: Client, monkeyp
 def test_a_one_page_list_is_fetched_with_its_count_as_limit_but_a_search_is_not(
     staff_client: Client,
 ):
-    """jobs/pagination.py's LimitedChangeList: both plans measured at 10,000,000 jobs."""
+    """jobs/admin/pagination.py's LimitedChangeList: both plans measured at 10,000,000 jobs."""
     make_job(actor="generate_report")
     make_job(actor="generate_report", args=["bob@example.com"])
 

@@ -14,7 +14,7 @@ import pytest
 from django.db import connection
 
 from jobs.ledger.batch_sql import write_batch
-from jobs.ledger.writer import ClaimRequest, SuccessRequest
+from jobs.ledger.requests import ClaimRequest, SuccessRequest
 from jobs.models import Job, JobStatus
 
 pytestmark = [

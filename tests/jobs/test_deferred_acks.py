@@ -1,4 +1,4 @@
-"""The acker (jobs/deferred_acks.py): a message is acked only after its ledger write settled,
+"""The acker (jobs/worker/acks.py): a message is acked only after its ledger write settled,
 stop() acks everything held, and a hold that arrives after stop() is acked by its caller."""
 
 from __future__ import annotations

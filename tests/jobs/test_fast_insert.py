@@ -1,4 +1,4 @@
-"""fast_insert (jobs/fast_insert.py): rows written without Model.save() are the rows Django
+"""fast_insert (jobs/ledger/bulk_insert.py): rows written without Model.save() are the rows Django
 would have written."""
 
 from __future__ import annotations

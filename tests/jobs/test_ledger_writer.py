@@ -1,4 +1,4 @@
-"""The ledger writer (jobs/ledger_writer.py) against the real database: many worker threads'
+"""The ledger writer (jobs/ledger/writer.py) against the real database: many worker threads'
 claims and successes in shared batches, without losing, reordering or doubling anything."""
 
 from __future__ import annotations
@@ -14,14 +14,8 @@ import pytest
 from django.db import IntegrityError, connection, connections
 from django.utils import timezone
 
-from jobs.ledger.writer import (
-    ClaimRequest,
-    LedgerWriter,
-    SentRequest,
-    SuccessRequest,
-    WriterStoppedError,
-    _Handover,
-)
+from jobs.ledger.requests import ClaimRequest, SentRequest, SuccessRequest
+from jobs.ledger.writer import LedgerWriter, WriterStoppedError, _Handover
 from jobs.models import EventKind, Job, JobStatus
 from tests.conftest import wait_for
 

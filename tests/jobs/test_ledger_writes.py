@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.db import OperationalError
 
-from jobs.worker.tracker import write_with_retries
+from jobs.ledger.retries import write_with_retries
 
 
 def flaky(failures: int) -> tuple[list[int], object]:

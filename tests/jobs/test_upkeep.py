@@ -55,7 +55,7 @@ def test_an_upkeep_run_relays_pending_jobs_and_repairs_overdue_ones(redis_url: s
 
     LedgerUpkeep().run_once()
 
-    # The sends' records are written by the background writer (jobs/ledger_writer.py).
+    # The sends' records are written by the background writer (jobs/ledger/writer.py).
     wait_for(lambda: Job.objects.get(pk=pending.pk).status == JobStatus.QUEUED, 10)
     wait_for(lambda: Job.objects.get(pk=overdue.pk).events.filter(kind=EventKind.RESENT), 10)
 

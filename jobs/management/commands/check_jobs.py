@@ -1,4 +1,4 @@
-"""Report jobs the ledger and Redis disagree about, and repair them (see jobs/reconcile.py)."""
+"""Report what the ledger and Redis disagree about, and repair it (maintenance/ledger_check.py)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,40 @@
+"""What the ledger reads off a Dramatiq message: its job id, due time, retry limit, and whether
+its send is already recorded."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from dramatiq import Broker, Message
+from dramatiq.broker import MessageProxy
+from dramatiq.middleware import Retries
+
+#: Hooks get the message itself on the enqueue side and a MessageProxy on the worker side.
+AnyMessage = Message[Any] | MessageProxy
+
+#: Message option: the ledger records this send itself (jobs.enqueue.send), not after_enqueue.
+RECORDED_OPTION = "offload_recorded"
+
+
+def message_job_id(message: AnyMessage) -> uuid.UUID:
+    return uuid.UUID(message.message_id)
+
+
+def eta_of(message: AnyMessage) -> dt.datetime | None:
+    eta = message.options.get("eta")
+    return dt.datetime.fromtimestamp(eta / 1000, tz=dt.UTC) if eta else None
+
+
+def max_retries_of(broker: Broker, message: AnyMessage) -> int | None:
+    if "max_retries" in message.options:
+        return int(message.options["max_retries"])
+    retries = next((m for m in broker.middleware if isinstance(m, Retries)), None)
+    if retries is None:
+        return 0  # without Retries a failed attempt is never retried
+    try:
+        actor = broker.get_actor(message.actor_name)
+    except Exception:  # an actor this process does not know (e.g. sent by name)
+        return retries.max_retries
+    return int(actor.options.get("max_retries", retries.max_retries))

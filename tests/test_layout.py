@@ -1,0 +1,97 @@
+"""The ledger app's layers: imports go one way, none hidden inside functions.
+
+Ranks, lowest first; a module may import jobs modules of its own rank or lower only. The ledger
+core (models and the rules in jobs/ledger) is one rank: the models use the redaction, error-group
+and bulk-insert rules, and the batch SQL and the writer use the models.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+JOBS = Path(__file__).resolve().parent.parent / "jobs"
+
+RANKS = {
+    "jobs.log_context": 0,
+    "jobs.models": 1,
+    "jobs.ledger": 1,
+    "jobs.brokers": 2,
+    "jobs.enqueue": 3,
+    "jobs.worker": 4,
+    "jobs.maintenance": 5,
+    "jobs.metrics": 6,
+    "jobs.admin": 6,
+    "jobs.templatetags": 7,
+    "jobs.views": 7,
+    "jobs.urls": 8,
+    "jobs.management": 8,
+    "jobs.apps": 9,
+    "jobs.migrations": 9,
+}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(JOBS.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def rank(module: str) -> int:
+    for prefix in sorted(RANKS, key=len, reverse=True):
+        if module == prefix or module.startswith(prefix + "."):
+            return RANKS[prefix]
+    raise AssertionError(f"{module} has no layer in tests/test_layout.py")
+
+
+def jobs_imports(tree: ast.Module) -> list[tuple[str, bool]]:
+    """(imported jobs module, imported inside a function?)"""
+    found = []
+    for node in ast.walk(tree):
+        names: list[str] = []
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        for name in names:
+            if name == "jobs" or name.startswith("jobs."):
+                found.append((name, getattr(node, "_in_function", False)))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            for child in ast.walk(node):
+                child._in_function = True  # type: ignore[attr-defined]
+    return found
+
+
+SOURCES = sorted(p for p in JOBS.rglob("*.py") if "migrations" not in p.parts)
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(JOBS.parent)))
+def test_a_module_imports_only_its_own_layer_or_lower_ones(path: Path):
+    module = module_name(path)
+    tree = ast.parse(path.read_text())
+    for imported, _in_function in jobs_imports(tree):
+        if imported == "jobs":
+            continue
+        assert rank(imported) <= rank(module), f"{module} imports {imported} (a higher layer)"
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(JOBS.parent)))
+def test_no_import_of_the_ledger_is_hidden_inside_a_function(path: Path):
+    module = module_name(path)
+    imports = jobs_imports(ast.parse(path.read_text()))
+    hidden = [name for name, in_function in imports if in_function]
+    if module == "jobs.apps":  # ready(): Django's place for code that needs the loaded models
+        assert hidden == ["jobs.brokers.setup"]
+        return
+    assert not hidden, f"{module} imports {hidden} inside a function"
+
+
+def test_no_module_uses_relative_imports_either():
+    relative = [
+        str(path)
+        for path in SOURCES
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ImportFrom) and node.level > 0
+    ]
+    assert not relative
