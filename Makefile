@@ -29,7 +29,7 @@ serve: static  ## Production web: gunicorn (ASGI worker) on PORT (8000), setting
 	$(BIN)/gunicorn --config config/gunicorn.conf.py
 
 worker: $(BIN)/.installed  ## Production worker: WORKER_PROCESSES x WORKER_THREADS (2 x 8)
-	$(BIN)/python manage.py runworker -- --processes $${WORKER_PROCESSES:-2} --threads $${WORKER_THREADS:-8}
+	$(BIN)/python manage.py run_workers -- --processes $${WORKER_PROCESSES:-2} --threads $${WORKER_THREADS:-8}
 
 test: $(BIN)/.installed  ## Run the whole test suite (embedded Redis; no services needed)
 	$(BIN)/pytest

@@ -306,7 +306,7 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
     def release_relay_lease(self, job_id: uuid.UUID) -> None:
         self.filter(pk=job_id, status=JobStatus.PENDING).update(relay_lease_until=None)
 
-    def record_unseen(
+    def create_from_message(
         self,
         *,
         job_id: uuid.UUID,
@@ -536,7 +536,7 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
             )
         return bool(moved)
 
-    def mark_unrunnable(self, job_id: uuid.UUID, *, reason: str) -> bool:
+    def mark_failed_unrunnable(self, job_id: uuid.UUID, *, reason: str) -> bool:
         """A job the broker dead-lettered without running it (e.g. its actor no longer exists)."""
         with transaction.atomic():
             return self._fail(
@@ -562,7 +562,7 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
             )
         return True
 
-    def record_undecodable(self, *, queue_name: str, payload: bytes, error: str) -> Job:
+    def create_undecodable(self, *, queue_name: str, payload: bytes, error: str) -> Job:
         """A payload no worker can read: kept in the queue's poison list, shown here as failed."""
         now = timezone.now()
         reason = (

@@ -7,7 +7,7 @@ The ledger can drift from reality when a process dies at the wrong moment or a w
   lost (e.g. a Redis blip stranded a scheduled retry in a worker's memory): resent;
 - `pending` past the relay's grace period: sent by the relay;
 - a message in a dead-letter queue whose job is not final: marked failed.
-Run by `manage.py check_jobs` and periodically by the workers (jobs/maintenance/upkeep.py).
+Run by `manage.py check_ledger` and periodically by the workers (jobs/maintenance/upkeep.py).
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def live_workers(broker: Any) -> set[str]:
     return {m.decode() if isinstance(m, bytes) else m for m in members}
 
 
-def reconcile(*, repair: bool) -> list[Finding]:
+def check_ledger(*, repair: bool) -> list[Finding]:
     broker: Any = dramatiq.get_broker()
     now = timezone.now()
     alive = live_workers(broker)
@@ -151,7 +151,7 @@ def _dead_lettered_but_unfinished(in_redis: dict[str, str], repair: bool) -> Ite
     for job in Job.objects.unfinished().filter(pk__in=dead).exclude(status=JobStatus.RUNNING):
         reason = "Its message is in the dead-letter queue: no worker will run it."
         if repair:
-            Job.objects.mark_unrunnable(job.id, reason=reason)
+            Job.objects.mark_failed_unrunnable(job.id, reason=reason)
         yield Finding(
             job.id, f"{job.status}, but dead-lettered", "marked failed" if repair else "mark failed"
         )

@@ -1,8 +1,8 @@
 """LedgerUpkeep: the periodic work worker processes do for the ledger.
 
 Every interval, each worker process runs the outbox relay (safe to run N times at once: jobs are
-leased). About once a minute, one process of the whole fleet (a Redis lock) also reconciles the
-ledger with Redis (ledger_check.py), rolls up the settled hours (jobs/ledger/rollups.py) and
+leased). About once a minute, one process of the whole fleet (a Redis lock) also runs the ledger
+check against Redis (ledger_check.py), rolls up the settled hours (jobs/ledger/rollups.py) and
 prunes jobs past the retention period (retention.py), and each process refreshes its entry in the
 worker registry the admin dashboard shows. No extra daemon to deploy.
 """
@@ -26,7 +26,7 @@ from redis.exceptions import RedisError
 
 from jobs.brokers.redis_state import announce_worker, withdraw_worker
 from jobs.ledger.rollups import roll_up, rolled_up_until
-from jobs.maintenance.ledger_check import reconcile
+from jobs.maintenance.ledger_check import check_ledger
 from jobs.maintenance.relay import send_pending_jobs
 from jobs.maintenance.retention import prune
 
@@ -84,7 +84,7 @@ class LedgerUpkeep(Middleware):
             if time.monotonic() >= self._next_check:
                 self._next_check = time.monotonic() + self.check_interval
                 if self._take_fleet_lock():
-                    for finding in reconcile(repair=True):
+                    for finding in check_ledger(repair=True):
                         logger.warning(
                             "Ledger check: %s: %s -> %s",
                             finding.job_id,
@@ -99,7 +99,7 @@ class LedgerUpkeep(Middleware):
             connections["default"].close()
 
     def _take_fleet_lock(self) -> bool:
-        """One reconciliation per interval across all workers (it scans Redis)."""
+        """One ledger check per interval across all workers (it scans Redis)."""
         broker: Any = dramatiq.get_broker()
         key = f"{broker.namespace}:{FLEET_LOCK}"
         return bool(

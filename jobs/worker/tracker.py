@@ -104,7 +104,7 @@ class JobTracker(Middleware):
             return
         try:
             write_with_retries(
-                lambda: self._record_unseen(broker, message),
+                lambda: self._create_from_message(broker, message),
                 "unseen",
                 budget=SENT_WRITE_BUDGET,
             )
@@ -112,8 +112,8 @@ class JobTracker(Middleware):
             # The message is in the broker and will be recorded when a worker claims it.
             logger.exception("Could not record that job %s was sent.", message.message_id)
 
-    def _record_unseen(self, broker: Broker, message: AnyMessage) -> None:
-        Job.objects.record_unseen(
+    def _create_from_message(self, broker: Broker, message: AnyMessage) -> None:
+        Job.objects.create_from_message(
             job_id=message_job_id(message),
             actor_name=message.actor_name,
             queue_name=message.queue_name.removesuffix(".DQ"),
@@ -155,7 +155,7 @@ class JobTracker(Middleware):
             """The rare cases: a redelivery after a lost worker, or a job never recorded."""
             won = Job.objects.reclaim_after_worker_lost(job_id, **identity)
             if won is None and not Job.objects.filter(pk=job_id).exists():
-                self._record_unseen(broker, message)
+                self._create_from_message(broker, message)
                 won = Job.objects.claim(job_id, **identity)
             return won
 
@@ -310,8 +310,8 @@ class JobTracker(Middleware):
 
         def record() -> None:
             job_id = message_job_id(message)
-            self._record_unseen(broker, message)  # no-op if the job is already recorded
-            Job.objects.mark_unrunnable(job_id, reason=reason)
+            self._create_from_message(broker, message)  # no-op if the job is already recorded
+            Job.objects.mark_failed_unrunnable(job_id, reason=reason)
 
         try:
             write_with_retries(record, "unrunnable", budget=OUTCOME_WRITE_BUDGET)

@@ -59,13 +59,13 @@ def test_sigterm_under_load_finishes_every_job_exactly_once(
     assert not Job.objects.filter(events__kind=EventKind.SKIPPED).exists()
 
 
-def test_runworker_stops_gracefully_even_when_its_whole_process_group_is_signalled(
+def test_run_workers_stops_gracefully_even_when_its_whole_process_group_is_signalled(
     workers: Workers, figures: dict[str, Any]
 ):
     # What honcho (make run) and systemd's default KillMode do: SIGTERM to every process of the
     # group. Plain rundramatiq's worker would get two SIGTERMs and kill its in-flight job.
     worker = workers.start(
-        "wrapped", command=("runworker", "--", "--processes", "1", "--threads", "2")
+        "wrapped", command=("run_workers", "--", "--processes", "1", "--threads", "2")
     )
     job = enqueue(slow_effect, "in-flight", 2.0)
     wait_for(

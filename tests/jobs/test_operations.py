@@ -12,7 +12,7 @@ import tests.workbench.tasks as workbench
 from accounts.models import User
 from jobs.admin import bulk as operations
 from jobs.enqueue import enqueue
-from jobs.maintenance.ledger_check import reconcile
+from jobs.maintenance.ledger_check import check_ledger
 from jobs.models import EventKind, Job, JobStatus
 
 pytestmark = pytest.mark.django_db
@@ -65,7 +65,7 @@ def test_retry_sends_the_same_job_again_with_a_new_attempt_series(
     assert [json.loads(m)["message_id"] for m in waiting] == [str(job.pk)]
     # The dead copy is gone, so the ledger check does not fail the retried job again.
     assert redis_client.zcard(f"{namespace}:{workbench.QUEUE}.XQ") == 0
-    reconcile(repair=True)
+    check_ledger(repair=True)
     assert Job.objects.get(pk=job.pk).status == JobStatus.QUEUED
 
 

@@ -160,9 +160,9 @@ def test_record_unseen_inserts_once(job: Job):
         "max_retries": 0,
     }
 
-    assert Job.objects.record_unseen(job_id=other, **fields) is True
-    assert Job.objects.record_unseen(job_id=other, **fields) is False
-    assert Job.objects.record_unseen(job_id=job.id, **fields) is False
+    assert Job.objects.create_from_message(job_id=other, **fields) is True
+    assert Job.objects.create_from_message(job_id=other, **fields) is False
+    assert Job.objects.create_from_message(job_id=job.id, **fields) is False
     assert Job.objects.get(pk=job.id).status == JobStatus.PENDING
 
 

@@ -119,7 +119,7 @@ def production(redis_url: str, transactional_db: None, tmp_path: Path) -> Iterat
     )
     yield web, worker
     web.stop()
-    # make's group: make itself and runworker, which forwards one SIGTERM to rundramatiq.
+    # make's group: make itself and run_workers, which forwards one SIGTERM to rundramatiq.
     os.killpg(worker.process.pid, signal.SIGTERM)
     worker.stop()
 

@@ -1,4 +1,4 @@
-"""check_jobs: ledger rows that disagree with Redis are found, and repaired unless --dry-run."""
+"""check_ledger: ledger rows that disagree with Redis are found, and repaired unless --dry-run."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.tasks import send_welcome_email
 from jobs.enqueue import enqueue
-from jobs.maintenance.ledger_check import reconcile
+from jobs.maintenance.ledger_check import check_ledger
 from jobs.models import EventKind, Job, JobStatus
 
 pytestmark = pytest.mark.django_db
@@ -48,10 +48,10 @@ def make_running(job: Job, worker_id: str) -> None:
 def test_running_job_whose_worker_and_message_are_gone_is_failed_as_unknown(job: Job):
     make_running(job, worker_id="no-such-worker")
 
-    assert [f.action for f in reconcile(repair=False)] == ["mark failed"]
+    assert [f.action for f in check_ledger(repair=False)] == ["mark failed"]
     assert Job.objects.get(pk=job.pk).status == JobStatus.RUNNING  # dry run changed nothing
 
-    [finding] = reconcile(repair=True)
+    [finding] = check_ledger(repair=True)
     job.refresh_from_db()
     assert finding.action == "marked failed"
     assert job.status == JobStatus.FAILED
@@ -65,7 +65,7 @@ def test_running_job_whose_message_is_still_in_redis_is_left_to_redelivery(job: 
     )
     make_running(job, worker_id="no-such-worker")
 
-    [finding] = reconcile(repair=True)
+    [finding] = check_ledger(repair=True)
 
     assert "redelivers" in finding.action
     assert Job.objects.get(pk=job.pk).status == JobStatus.RUNNING
@@ -76,7 +76,7 @@ def test_running_job_with_a_live_worker_is_not_a_finding(job: Job):
     broker.do_qsize("default")  # any command makes this process heartbeat as a worker
     make_running(job, worker_id=broker.broker_id)
 
-    assert reconcile(repair=True) == []
+    assert check_ledger(repair=True) == []
 
 
 def test_overdue_retry_without_a_message_is_resent_with_the_expected_retry_count(
@@ -84,7 +84,7 @@ def test_overdue_retry_without_a_message_is_resent_with_the_expected_retry_count
 ):
     Job.objects.filter(pk=job.pk).update(status=JobStatus.RETRYING, attempts=2, next_eta=LONG_AGO)
 
-    [finding] = reconcile(repair=True)
+    [finding] = check_ledger(repair=True)
 
     assert finding.action == "resent"
     [message] = queue_payloads(redis_client)
@@ -100,7 +100,7 @@ def test_dead_lettered_message_of_an_unfinished_job_marks_it_failed(job: Job, re
     redis_client.hset(f"{namespace}:default.XQ.msgs", str(uuid.uuid4()), payload)
     Job.objects.filter(pk=job.pk).update(status=JobStatus.QUEUED, queued_at=timezone.now())
 
-    [finding] = reconcile(repair=True)
+    [finding] = check_ledger(repair=True)
 
     assert finding.action == "marked failed"
     assert "dead-letter" in Job.objects.get(pk=job.pk).last_error
@@ -109,18 +109,18 @@ def test_dead_lettered_message_of_an_unfinished_job_marks_it_failed(job: Job, re
 def test_pending_job_past_the_grace_period_is_sent_by_the_check(job: Job, redis_client):
     Job.objects.filter(pk=job.pk).update(created_at=LONG_AGO)
 
-    [finding] = reconcile(repair=True)
+    [finding] = check_ledger(repair=True)
 
     assert "sent 1" in finding.action
     assert Job.objects.get(pk=job.pk).status == JobStatus.QUEUED
     assert [m["message_id"] for m in queue_payloads(redis_client)] == [str(job.id)]
 
 
-def test_check_jobs_command_reports_with_dry_run(job: Job):
+def test_the_check_ledger_command_reports_with_dry_run(job: Job):
     make_running(job, worker_id="no-such-worker")
     out = StringIO()
 
-    call_command("check_jobs", "--dry-run", stdout=out)
+    call_command("check_ledger", "--dry-run", stdout=out)
 
     assert str(job.id) in out.getvalue()
     assert "would repair" in out.getvalue()

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from jobs.maintenance.ledger_check import reconcile
+from jobs.maintenance.ledger_check import check_ledger
 
 
 class Command(BaseCommand):
@@ -16,7 +16,7 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="Report only; change nothing.")
 
     def handle(self, *args: Any, dry_run: bool, **options: Any) -> None:
-        findings = reconcile(repair=not dry_run)
+        findings = check_ledger(repair=not dry_run)
         for finding in findings:
             self.stdout.write(f"{finding.job_id or '-'}  {finding.problem}  ->  {finding.action}")
         verb = "would repair" if dry_run else "repaired"
