@@ -15,6 +15,7 @@ from dramatiq import Actor, Message
 from redis.exceptions import RedisError
 
 from jobs.brokers.redis import RedisBroker
+from jobs.ledger import transitions
 from jobs.ledger.messages import RECORDED_OPTION, eta_of, max_retries_of
 from jobs.ledger.requests import SentRequest
 from jobs.ledger.retries import SENT_WRITE_BUDGET, write_with_retries
@@ -137,7 +138,7 @@ def send(
     try:
         # Inside a transaction (a test's, or a caller's own): the record joins it.
         write_with_retries(
-            lambda: Job.objects.mark_sent(
+            lambda: transitions.mark_sent(
                 record.job_id, at=record.at, eta=record.eta, kind=kind, note=note
             ),
             "sent",
@@ -171,7 +172,7 @@ def send_many(messages: list[Message[Any]], *, note: str) -> int:
     if sent:
         try:
             write_with_retries(
-                lambda: Job.objects.mark_sent_many(sent, at=sent_at, note=note),
+                lambda: transitions.mark_sent_many(sent, at=sent_at, note=note),
                 "sent",
                 budget=SENT_WRITE_BUDGET,
             )

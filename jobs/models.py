@@ -11,7 +11,6 @@ from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, models, transaction
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from jobs import log_context
@@ -261,40 +260,6 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
             request_id=log_context.request_id.get(),
         )
 
-    def mark_sent(
-        self,
-        job_id: uuid.UUID,
-        *,
-        at: dt.datetime,
-        eta: dt.datetime | None = None,
-        kind: EventKind = EventKind.QUEUED,
-        note: str = "",
-    ) -> bool:
-        """The broker accepted the message (sent at `at`). Only a pending job moves to queued.
-
-        The event is written even when a worker already claimed the job (it can be faster than
-        this write): the send happened, at `at`, before the claim.
-        """
-        with transaction.atomic():
-            moved = self.filter(pk=job_id, status=JobStatus.PENDING).update(
-                status=JobStatus.QUEUED, queued_at=at, next_eta=eta, relay_lease_until=None
-            )
-            JobEvent.objects.create(job_id=job_id, kind=kind, at=at, eta=eta, message=note)
-        return bool(moved)
-
-    def mark_sent_many(self, job_ids: list[uuid.UUID], *, at: dt.datetime, note: str) -> None:
-        """mark_sent for a batch sent together (staff actions): one transaction for all."""
-        with transaction.atomic():
-            self.filter(pk__in=job_ids, status=JobStatus.PENDING).update(
-                status=JobStatus.QUEUED, queued_at=at, next_eta=None, relay_lease_until=None
-            )
-            insert_for_each(
-                JobEvent,
-                parent="job",
-                parent_ids=job_ids,
-                values={"kind": EventKind.QUEUED, "at": at, "message": note},
-            )
-
     def lease_for_relay(self, job_id: uuid.UUID, *, seconds: float) -> bool:
         """Reserve a pending job for one relay: a single conditional UPDATE, no lock held after.
 
@@ -345,41 +310,6 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
         except IntegrityError:
             return False
         return True
-
-    def claim(
-        self, job_id: uuid.UUID, *, retries: int, worker: str, worker_id: str, delivery_id: str
-    ) -> tuple[int, dt.datetime] | None:
-        """Start attempt `retries + 1` unless the ledger already counted it.
-
-        `retries` is the message's count of failed attempts. The claim succeeds only while the
-        job is unfinished and has recorded no more attempts than that, so a duplicate delivery
-        (its attempt already counted), a cancelled or a finished job is refused. `running` is
-        accepted because Retries re-enqueues before the failed attempt is marked `retrying`;
-        fewer recorded attempts than `retries` happen when a claim itself failed (database down)
-        and Retries still counted that attempt. Returns (attempt, started_at), or None.
-        """
-        now = timezone.now()
-        attempt = retries + 1
-        with transaction.atomic():
-            claimed = self.filter(
-                pk=job_id, status__in=JobStatus.unfinished(), attempts__lte=retries
-            ).update(
-                status=JobStatus.RUNNING,
-                attempts=attempt,
-                started_at=now,
-                first_started_at=Coalesce(models.F("first_started_at"), models.Value(now)),
-                finished_at=None,
-                next_eta=None,
-                worker=worker,
-                worker_id=worker_id,
-                delivery_id=delivery_id,
-            )
-            if not claimed:
-                return None
-            JobEvent.objects.create(
-                job_id=job_id, kind=EventKind.STARTED, at=now, attempt=attempt, worker=worker
-            )
-        return attempt, now
 
     def reclaim_after_worker_lost(
         self, job_id: uuid.UUID, *, retries: int, worker: str, worker_id: str, delivery_id: str
@@ -440,31 +370,6 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
                 job_id=job_id, kind=EventKind.STARTED, at=now, attempt=attempt, worker=worker
             )
         return attempt, now
-
-    def mark_succeeded(
-        self,
-        job_id: uuid.UUID,
-        *,
-        attempt: int,
-        started_at: dt.datetime,
-        worker: str,
-        result: Any = None,
-    ) -> bool:
-        now = timezone.now()
-        with transaction.atomic():
-            moved = self._running_attempt(job_id, attempt).update(
-                status=JobStatus.SUCCEEDED,
-                finished_at=now,
-                duration=now - started_at,
-                result=result,
-                last_error="",
-                error_type="",
-                error_group="",
-            )
-            JobEvent.objects.create(
-                job_id=job_id, kind=EventKind.SUCCEEDED, at=now, attempt=attempt, worker=worker
-            )
-        return bool(moved)
 
     def mark_attempt_failed(
         self,

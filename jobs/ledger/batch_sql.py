@@ -1,11 +1,11 @@
 """The ledger's hot transitions (claim, success, sent) for a batch of jobs, all in one go.
 
-The same rules as `JobManager.claim`, `mark_succeeded` and `mark_sent` (a conditional UPDATE that
-cannot move a job backwards, plus its event, atomically), written as set-based SQL because they
-run for every job: per job, the ORM's version costs two transactions, eight round trips and about
-1 ms of Python (docs/PERFORMANCE.md). On PostgreSQL a whole batch is one statement (UPDATEs and
-event INSERTs in data-modifying CTEs: atomic on its own, one round trip, one commit); on SQLite
-it is an UPDATE ... RETURNING and an INSERT per kind, in one transaction. A job appears at most
+Their only definition (a conditional UPDATE that cannot move a job backwards, plus its event,
+atomically), as set-based SQL because they run for every job (docs/PERFORMANCE.md); a single
+job is a batch of one (jobs/ledger/transitions.py). On PostgreSQL a whole batch is one
+statement (UPDATEs and event INSERTs in data-modifying CTEs: atomic on its own, one round trip,
+one commit); on SQLite it is an UPDATE ... RETURNING and an INSERT per kind, in one
+transaction. A job appears at most
 once per batch (the writer guarantees it), so rows of one batch never interact.
 
 Values travel as parameters, prepared by the model fields themselves (UUIDs, datetimes,
@@ -78,10 +78,15 @@ def write_batch(
     worker_id: str,
     now: dt.datetime,
     using: str = "default",
+    prepared: bool = True,
 ) -> BatchOutcome:
-    """Claims (the rule of `JobManager.claim`), successes (`JobManager.mark_succeeded`) and
-    sends (`JobManager.mark_sent`) of different jobs, all or nothing: one statement on
-    PostgreSQL, one transaction on SQLite."""
+    """Claims, successes and sends of different jobs, all or nothing: one statement on
+    PostgreSQL, one transaction on SQLite. The only definition of these three transitions
+    (jobs/ledger/transitions.py writes a single job as a batch of one).
+
+    `prepared`: on PostgreSQL, as a server-side prepared statement with the writer's session
+    settings, for the ledger writer's own connection only; other callers run the same SQL as a
+    plain statement on theirs."""
     connection = connections[using]
     prep = _Prep(connection)
     at = prep.datetime(now)
@@ -94,11 +99,14 @@ def write_batch(
         parts.append(_sends(prep, sends))
     outcome = BatchOutcome()
     if connection.vendor == "postgresql":
-        rows = _execute_prepared(
-            connection,
-            _postgres_statement(tuple(part.sql for part in parts)),
-            [p for part in parts for p in part.params],
-        )
+        statement = _postgres_statement(tuple(part.sql for part in parts))
+        params = [p for part in parts for p in part.params]
+        if prepared:
+            rows = _execute_prepared(connection, statement, params)
+        else:
+            with transaction.atomic(using=using), connection.cursor() as cursor:
+                cursor.execute(statement, params)
+                rows = cursor.fetchall()
         for which, job_id in rows:
             getattr(outcome, which).add(prep.uuid(job_id))
         return outcome

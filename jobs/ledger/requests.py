@@ -11,7 +11,7 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class ClaimRequest:
-    """Start attempt `retries + 1` of a job (see JobManager.claim)."""
+    """Start attempt `retries + 1` of a job (jobs/ledger/transitions.py claim)."""
 
     job_id: uuid.UUID
     retries: int
@@ -21,7 +21,7 @@ class ClaimRequest:
 
 @dataclass(frozen=True, slots=True)
 class SuccessRequest:
-    """The attempt succeeded (see JobManager.mark_succeeded)."""
+    """The attempt succeeded (transitions.mark_succeeded)."""
 
     job_id: uuid.UUID
     attempt: int
@@ -32,7 +32,7 @@ class SuccessRequest:
 
 @dataclass(frozen=True, slots=True)
 class SentRequest:
-    """The broker accepted the job's message at `at` (see JobManager.mark_sent)."""
+    """The broker accepted the job's message at `at` (transitions.mark_sent)."""
 
     job_id: uuid.UUID
     at: dt.datetime

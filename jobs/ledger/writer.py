@@ -42,10 +42,11 @@ from typing import Any, cast
 from django.db import DatabaseError, InterfaceError, OperationalError, connections
 from django.utils import timezone
 
+from jobs.ledger import transitions
 from jobs.ledger.batch_sql import write_batch
 from jobs.ledger.requests import ClaimRequest, Request, SentRequest, SuccessRequest
 from jobs.ledger.retries import write_with_retries
-from jobs.models import EventKind, Job
+from jobs.models import EventKind
 
 logger = logging.getLogger(__name__)
 
@@ -148,12 +149,12 @@ class LedgerWriter:
     # --- callers (worker threads) -----------------------------------------------------------
 
     def claim(self, request: ClaimRequest, *, budget: float) -> tuple[int, dt.datetime] | None:
-        """`JobManager.claim` through the writer: (attempt, started_at), or None if refused."""
+        """`transitions.claim` through the writer: (attempt, started_at), or None if refused."""
         result: tuple[int, dt.datetime] | None = self._hand_over(request, budget)
         return result
 
     def succeeded(self, request: SuccessRequest, *, budget: float) -> bool:
-        """`JobManager.mark_succeeded` through the writer: whether the job moved."""
+        """`transitions.mark_succeeded` through the writer: whether the job moved."""
         return bool(self._hand_over(request, budget))
 
     def succeeded_later(self, request: SuccessRequest, *, budget: float) -> Callable[[], bool]:
@@ -163,7 +164,7 @@ class LedgerWriter:
         return lambda: bool(self._outcome(handover, budget))
 
     def sent(self, request: SentRequest, *, budget: float) -> None:
-        """`JobManager.mark_sent` in the background: the caller does not wait.
+        """`transitions.mark_sent` in the background: the caller does not wait.
 
         Safe because the send already happened: if this write is lost (the process dies first,
         or the database stays down past `budget`), the job stays `pending` and the relay sends
@@ -329,7 +330,7 @@ class LedgerWriter:
 
     def _claim_one(self, handover: _Handover) -> tuple[int, dt.datetime] | None:
         request = cast(ClaimRequest, handover.request)
-        return Job.objects.claim(
+        return transitions.claim(
             request.job_id,
             retries=request.retries,
             worker=request.worker,
@@ -340,7 +341,7 @@ class LedgerWriter:
     def _success_one(self, handover: _Handover) -> bool:
         request = cast(SuccessRequest, handover.request)
         return bool(
-            Job.objects.mark_succeeded(
+            transitions.mark_succeeded(
                 request.job_id,
                 attempt=request.attempt,
                 started_at=request.started_at,
@@ -351,7 +352,7 @@ class LedgerWriter:
 
     def _sent_one(self, handover: _Handover) -> bool:
         request = cast(SentRequest, handover.request)
-        return Job.objects.mark_sent(
+        return transitions.mark_sent(
             request.job_id,
             at=request.at,
             eta=request.eta,

@@ -26,6 +26,7 @@ from dramatiq.errors import ActorNotFound
 from dramatiq.middleware import Middleware, MiddlewareError, SkipMessage
 
 from jobs.brokers.held_acks import HoldsAcks
+from jobs.ledger import transitions
 from jobs.ledger.messages import (
     RECORDED_OPTION,
     AnyMessage,
@@ -156,7 +157,7 @@ class JobTracker(Middleware):
             won = Job.objects.reclaim_after_worker_lost(job_id, **identity)
             if won is None and not Job.objects.filter(pk=job_id).exists():
                 self._create_from_message(broker, message)
-                won = Job.objects.claim(job_id, **identity)
+                won = transitions.claim(job_id, **identity)
             return won
 
         try:
@@ -164,7 +165,7 @@ class JobTracker(Middleware):
                 lambda writer: writer.claim(
                     ClaimRequest(job_id, retries, worker, delivery_id), budget=CLAIM_WRITE_BUDGET
                 ),
-                lambda: Job.objects.claim(job_id, **identity),
+                lambda: transitions.claim(job_id, **identity),
                 "claim",
                 budget=CLAIM_WRITE_BUDGET,
             )
@@ -261,7 +262,7 @@ class JobTracker(Middleware):
                 "succeeded",
                 lambda: self._write(
                     lambda writer: writer.succeeded(success, budget=OUTCOME_WRITE_BUDGET),
-                    lambda: Job.objects.mark_succeeded(
+                    lambda: transitions.mark_succeeded(
                         success.job_id,
                         attempt=success.attempt,
                         started_at=success.started_at,

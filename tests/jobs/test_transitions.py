@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from jobs.ledger import transitions
 from jobs.models import EventKind, Job, JobStatus
 
 pytestmark = pytest.mark.django_db
@@ -31,7 +32,7 @@ def kinds(job: Job) -> list[str]:
 
 
 def claim(job: Job, retries: int = 0):
-    return Job.objects.claim(
+    return transitions.claim(
         job.id, retries=retries, worker="w:1:t", worker_id="w1", delivery_id=str(uuid.uuid4())
     )
 
@@ -75,7 +76,7 @@ def test_a_duplicate_delivery_of_a_running_attempt_is_refused(job: Job):
 
 def test_a_delivery_for_a_finished_job_is_refused(job: Job):
     attempt, started = claim(job)
-    Job.objects.mark_succeeded(job.id, attempt=attempt, started_at=started, worker="w")
+    transitions.mark_succeeded(job.id, attempt=attempt, started_at=started, worker="w")
 
     assert claim(job) is None
     assert claim(job, retries=1) is None
@@ -101,7 +102,7 @@ def test_a_stale_delivery_of_an_earlier_attempt_is_refused(job: Job):
 def test_a_late_queued_write_cannot_move_a_running_job_back(job: Job):
     claim(job)
 
-    assert Job.objects.mark_sent(job.id, at=timezone.now()) is False
+    assert transitions.mark_sent(job.id, at=timezone.now()) is False
     assert Job.objects.get(pk=job.pk).status == JobStatus.RUNNING
 
 
