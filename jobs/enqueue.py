@@ -6,15 +6,14 @@ import datetime as dt
 import logging
 import uuid
 from collections.abc import Iterable, Sequence
-from typing import Any, cast
+from typing import Any
 
 import dramatiq
 from django.db import DatabaseError, connection, models, transaction
 from django.utils import timezone
 from dramatiq import Actor, Message
-from redis.exceptions import RedisError
 
-from jobs.brokers.redis import RedisBroker
+from jobs.brokers.sending import SEND_ERRORS, enqueue_all
 from jobs.ledger import transitions
 from jobs.ledger.messages import RECORDED_OPTION, eta_of, max_retries_of
 from jobs.ledger.requests import SentRequest
@@ -117,7 +116,7 @@ def send(
     sent_at = timezone.now()  # before the send: a worker may claim the job right after it
     try:
         enqueued = dramatiq.get_broker().enqueue(message, delay=delay_ms)
-    except (RedisError, OSError):
+    except SEND_ERRORS:
         logger.warning(
             "Broker unreachable: job %s stays pending until it can be sent.",
             message.message_id,
@@ -154,18 +153,17 @@ def send(
 def send_many(messages: list[Message[Any]], *, note: str) -> int:
     """Send recorded pending jobs together and record the sends in one transaction (bulk
     enqueues, staff actions on thousands of jobs): a Redis pipeline per SEND_CHUNK messages
-    (jobs/brokers/redis.py). Stops at the first broker error: that chunk and
+    (jobs/brokers/sending.py). Stops at the first broker error: that chunk and
     the rest stay pending for the relay (a message of the failed chunk that did reach Redis is
     sent again later, and its second delivery refused by the claim). Returns how many were
     recorded as sent."""
-    broker = cast(RedisBroker, dramatiq.get_broker())  # config/settings.py: always this one
     sent_at = timezone.now()
     sent: list[uuid.UUID] = []
     for start in range(0, len(messages), SEND_CHUNK):
         chunk = messages[start : start + SEND_CHUNK]
         try:
-            broker.enqueue_many(chunk)
-        except (RedisError, OSError):
+            enqueue_all(chunk)
+        except SEND_ERRORS:
             logger.warning("Broker unreachable: %d job(s) stay pending.", len(messages) - len(sent))
             break
         sent.extend(uuid.UUID(message.message_id) for message in chunk)
