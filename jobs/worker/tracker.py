@@ -153,10 +153,14 @@ class JobTracker(Middleware):
         }
 
         def claim_slowly() -> tuple[int, dt.datetime] | None:
-            """The rare cases: a redelivery after a lost worker, or a job never recorded."""
+            """The rare cases: a redelivery after a lost worker, or a job not recorded when the
+            first claim ran. A bare `actor.send()` records its row in the sender's
+            after_enqueue, which may land just after that claim: whoever inserted it (the
+            sender, or this thread now), the claim is tried again on the row."""
             won = Job.objects.reclaim_after_worker_lost(job_id, **identity)
-            if won is None and not Job.objects.filter(pk=job_id).exists():
-                self._create_from_message(broker, message)
+            if won is None:
+                if not Job.objects.filter(pk=job_id).exists():
+                    self._create_from_message(broker, message)
                 won = transitions.claim(job_id, **identity)
             return won
 

@@ -98,3 +98,41 @@ def test_a_message_past_its_age_limit_is_claimed_then_recorded_as_skipped(
     assert job.status == JobStatus.SKIPPED
     assert "age limit" in job.events.get(kind=EventKind.SKIPPED).message
     assert runs == []
+
+
+@dramatiq.actor(queue_name=QUEUE)
+def sent_bare(key: str) -> None:
+    runs.append(key)
+
+
+def test_a_bare_send_whose_row_lands_just_after_the_first_claim_still_runs(
+    in_process_worker: Worker, monkeypatch: pytest.MonkeyPatch
+):
+    """The race of a plain actor.send(): the worker's first claim finds no row, then the
+    sender's after_enqueue inserts it, then the worker looks again. Replayed deterministically:
+    the insert happens at the moment the worker looks."""
+    original = Job.objects.reclaim_after_worker_lost
+
+    def sender_inserts_now(job_id: Any, **identity: Any) -> Any:
+        Job.objects.create_from_message(
+            job_id=job_id,
+            actor_name="sent_bare",
+            queue_name=QUEUE,
+            args=["raced"],
+            kwargs={},
+            max_retries=0,
+        )
+        return original(job_id, **identity)
+
+    monkeypatch.setattr(Job.objects, "reclaim_after_worker_lost", sender_inserts_now)
+    broker: Any = dramatiq.get_broker()
+    # The message reaches the worker before any row exists (its after_enqueue is not run).
+    message = sent_bare.message("raced")
+    broker.enqueue(message.copy(options={**message.options, "offload_recorded": True}))
+
+    job = wait_for(
+        lambda: Job.objects.filter(pk=message.message_id, status__in=JobStatus.final()).first(), 20
+    )
+    assert (job.status, job.attempts) == (JobStatus.SUCCEEDED, 1)
+    assert runs == ["raced"]
+    assert not job.events.filter(kind=EventKind.SKIPPED).exists()
