@@ -49,8 +49,9 @@ class Acker:
     enough: an ack is one Redis round trip, and one batch settles many holds at once)."""
 
     def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[tuple[Callable[[], None], Callable[[], None]] | None] = (
-            queue.SimpleQueue()
+        # A Queue, not a SimpleQueue: join() waits for what was put (Worker.join() does not).
+        self._queue: queue.Queue[tuple[Callable[[], None], Callable[[], None]] | None] = (
+            queue.Queue()
         )
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -81,9 +82,18 @@ class Acker:
                 return
         _settle_then_ack(settle, ack)  # stopped: a late worker thread acks for itself
 
+    def join(self) -> None:
+        """Wait until every ack held so far is done: Dramatiq's Worker.join() returns once the
+        worker threads are idle, before the acks they left here."""
+        self._queue.join()
+
     def _run(self) -> None:
         while (item := self._queue.get()) is not None:
-            _settle_then_ack(*item)
+            try:
+                _settle_then_ack(*item)
+            finally:
+                self._queue.task_done()
+        self._queue.task_done()
 
 
 def _settle_then_ack(settle: Callable[[], None], ack: Callable[[], None]) -> None:

@@ -349,6 +349,12 @@ class JobTracker(Middleware):
             self._acker = Acker()
             self._acker.start()
 
+    def join_acks(self) -> None:
+        """Wait for the acks held for the ledger: call after `Worker.join()` (tests, commands
+        that run a worker in-process), which does not wait for them."""
+        if self._acker is not None:
+            self._acker.join()
+
     def after_worker_shutdown(self, broker: Broker, worker: Any) -> None:
         """After the worker threads finished (or timed out): ack what waits for the writer,
         then write what they handed over."""

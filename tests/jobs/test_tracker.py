@@ -136,3 +136,17 @@ def test_a_bare_send_whose_row_lands_just_after_the_first_claim_still_runs(
     assert (job.status, job.attempts) == (JobStatus.SUCCEEDED, 1)
     assert runs == ["raced"]
     assert not job.events.filter(kind=EventKind.SKIPPED).exists()
+
+
+def test_worker_join_then_join_acks_leaves_nothing_unacked(in_process_worker: Worker, redis_client):
+    from tests.conftest import unacked
+
+    jobs = [enqueue(sent_bare, f"join-{n}") for n in range(20)]
+    tracker = next(m for m in dramatiq.get_broker().middleware if isinstance(m, JobTracker))
+    wait_for(lambda: len(runs) == 20, 20)
+
+    in_process_worker.join()
+    tracker.join_acks()
+
+    assert unacked(redis_client, QUEUE) == 0
+    assert all(Job.objects.get(pk=job.pk).status == JobStatus.SUCCEEDED for job in jobs)
