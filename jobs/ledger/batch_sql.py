@@ -282,13 +282,9 @@ def _sends(prep: _Prep, sends: Sequence[SentRequest]) -> _Rows:
     )
 
 
-#: The writer connection's settings. Prepared statements only (Django's queries are not): plan
-#: once, not per batch. That one plan must probe each job by its primary key whatever the
-#: statistics say when it is made: the planner takes `json_array_elements` for 100 rows, so on
-#: a table of a few thousand jobs (or never analyzed) it chose a hash join over a scan of the
-#: whole table, or of every unfinished job, and kept it for the connection's life (a full scan
-#: per batch: 5x slower on an 8,000-job backlog). Without scans and hash/merge joins to choose
-#: from, only nested loops over the primary key remain (tests/jobs/test_batch_plans.py).
+#: The writer connection's settings: its one generic plan per statement must probe each job by
+#: primary key whatever the statistics say when it is made (docs/PERFORMANCE.md, "The trap";
+#: tests/jobs/test_batch_plans.py).
 _WRITER_SESSION = (
     "SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off;"
     " SET enable_bitmapscan = off; SET enable_hashjoin = off; SET enable_mergejoin = off"

@@ -22,7 +22,7 @@ Guarantees (tests/jobs/test_ledger_writer.py):
   connection until each write's own budget runs out; then only that write fails, with the error
   its caller would have had doing the write itself.
 - A row that cannot be written (e.g. its job was deleted meanwhile) fails alone: the batch falls
-  back to writing its requests one by one through the ORM transitions.
+  back to writing its requests one by one (jobs/ledger/transitions.py, a batch of one each).
 """
 
 from __future__ import annotations
@@ -52,10 +52,9 @@ logger = logging.getLogger(__name__)
 
 #: Most writes per statement: bounds the statement's size and the time a lock is held.
 MAX_BATCH = 200
-#: The background writer writes its "queued" records at most once per this many seconds:
-#: under load one transaction per 50 ms rather than one per request, each of which the next
-#: request's transaction could collide with (on SQLite, by sleeping for the lock); a record
-#: arriving after a quiet spell is written at once.
+#: The background writer writes its "queued" records at most once per this many seconds under
+#: load, not once per request (each is a transaction the next request's could collide with; on
+#: SQLite by sleeping for the lock); a record arriving after a quiet spell is written at once.
 SENT_LINGER = 0.05
 
 
@@ -312,8 +311,7 @@ class LedgerWriter:
             handover.settle(handover.request.job_id in outcome.sent)
 
     def _one_by_one(self, batch: Sequence[_Handover]) -> None:
-        """Each write in its own transaction, through the ORM transitions."""
-
+        """Each write in its own transaction, as a batch of one (jobs/ledger/transitions.py)."""
         for handover in batch:
             budget = max(0.0, handover.deadline - time.monotonic())
             write = {
