@@ -29,13 +29,13 @@ class PasswordResetRequestForm(auth_forms.PasswordResetForm):
         request_password_reset(self.cleaned_data["email"])
 
 
-class UserCreationForm(auth_forms.BaseUserCreationForm):
+class UserCreationForm(auth_forms.BaseUserCreationForm[User]):
     class Meta:
         model = User
         fields = ("email",)
 
 
-class UserChangeForm(auth_forms.UserChangeForm):
+class UserChangeForm(auth_forms.UserChangeForm[User]):
     class Meta:
         model = User
         fields = "__all__"

@@ -129,11 +129,11 @@ def run(args: argparse.Namespace) -> None:
         assert response.status_code == 202, response.content
 
     def bare_signup(email: str) -> None:
-        accounts.services.enqueue = bare_enqueue  # type: ignore[assignment]
+        accounts.services.enqueue = bare_enqueue  # type: ignore[assignment,attr-defined]
         try:
             view_signup(email)
         finally:
-            accounts.services.enqueue = enqueue
+            accounts.services.enqueue = enqueue  # type: ignore[attr-defined]
 
     def bare_bulk(n: int) -> None:
         user_id = User.objects.order_by("pk").values_list("pk", flat=True)[0]

@@ -302,11 +302,11 @@ def verify(variant: str, ids: list[uuid.UUID]) -> bool:
             .filter(n=4)
             .count()
         )
-        return complete == len(ids)
+        return bool(complete == len(ids))
     if variant == "django_dramatiq":
         from django_dramatiq.models import Task
 
-        return Task.tasks.filter(id__in=ids, status=Task.STATUS_DONE).count() == len(ids)
+        return bool(Task.tasks.filter(id__in=ids, status=Task.STATUS_DONE).count() == len(ids))
     return True  # plain Dramatiq keeps no record: drained is all there is to check
 
 

@@ -27,7 +27,7 @@ def client_ip(request: HttpRequest) -> str:
     (CLIENT_IP_HEADER), else the peer. A header the client sends itself is never trusted: the
     proxy appends the real peer after whatever the client claimed."""
     if header := settings.CLIENT_IP_HEADER:
-        forwarded = request.META.get(header, "")
+        forwarded = str(request.META.get(header, ""))
         if last := forwarded.rsplit(",", 1)[-1].strip():
             return last
     return str(request.META.get("REMOTE_ADDR", ""))

@@ -12,8 +12,12 @@ import sys
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
 
+import django_stubs_ext
 import environ
 from pythonjsonlogger.core import RESERVED_ATTRS
+
+# Lets typed code subscript Django's generic classes at runtime (ModelAdmin[Job], ...).
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()

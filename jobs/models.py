@@ -248,7 +248,7 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
     ) -> Job:
         """A new pending job, its secret arguments redacted and sealed (not saved)."""
         stored = seal_arguments(actor_name, args, kwargs)
-        return self.model(
+        job: Job = self.model(
             id=job_id,
             actor_name=actor_name,
             queue_name=queue_name,
@@ -259,6 +259,7 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
             caused_by=user,
             request_id=log_context.request_id.get(),
         )
+        return job
 
     def lease_for_relay(self, job_id: uuid.UUID, *, seconds: float) -> bool:
         """Reserve a pending job for one relay: a single conditional UPDATE, no lock held after.
@@ -475,7 +476,7 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
             f"First bytes: {payload[:200]!r}"
         )
         with transaction.atomic():
-            job = self.create(
+            job: Job = self.create(
                 actor_name=UNDECODABLE_ACTOR,
                 queue_name=queue_name,
                 status=JobStatus.FAILED,
@@ -618,7 +619,8 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
         return bool(moved)
 
     def _running_attempt(self, job_id: uuid.UUID, attempt: int) -> JobQuerySet:
-        return self.filter(pk=job_id, status=JobStatus.RUNNING, attempts=attempt)
+        running: JobQuerySet = self.filter(pk=job_id, status=JobStatus.RUNNING, attempts=attempt)
+        return running
 
 
 class Job(models.Model):

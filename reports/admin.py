@@ -10,7 +10,7 @@ from .models import ReportRequest
 
 
 @admin.register(ReportRequest)
-class ReportRequestAdmin(admin.ModelAdmin):
+class ReportRequestAdmin(admin.ModelAdmin[ReportRequest]):
     list_display = ("id", "kind", "owner", "status", "progress", "created_at", "finished_at")
     list_filter = ("status", "kind", "created_at")
     list_select_related = ("owner",)

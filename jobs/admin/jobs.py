@@ -124,7 +124,7 @@ class ReadOnlyInlineMixin:
         return request.user.has_perm("jobs.view_job")
 
 
-class JobEventInline(ReadOnlyInlineMixin, admin.TabularInline):
+class JobEventInline(ReadOnlyInlineMixin, admin.TabularInline[JobEvent, Job]):
     """The job's history as one timeline table (auto-escaped template, no per-row headers)."""
 
     model = JobEvent
@@ -167,7 +167,7 @@ class JobsAboutInline(ReadOnlyInlineMixin, GenericTabularInline):
 
 
 @admin.register(Job)
-class JobAdmin(JobActionsMixin, admin.ModelAdmin):
+class JobAdmin(JobActionsMixin, admin.ModelAdmin[Job]):
     list_display = (
         "short_id",
         "status_display",

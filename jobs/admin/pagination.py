@@ -19,7 +19,7 @@ from django.db.models import QuerySet
 COUNT_CAP = 10_000
 
 
-class CappedCountPaginator(Paginator):
+class CappedCountPaginator(Paginator[Any]):
     cap = COUNT_CAP
 
     @cached_property

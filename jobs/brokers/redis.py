@@ -35,7 +35,7 @@ class PoisonTolerantConsumer(dramatiq_redis._RedisConsumer):
     def __next__(self) -> Any:
         while True:
             try:
-                return super().__next__()
+                return super().__next__()  # type: ignore[no-untyped-call]
             except DecodeError as error:
                 self.set_aside(error.data, error.error)
 
@@ -130,7 +130,7 @@ class RedisBroker(HoldsAcks, dramatiq_redis.RedisBroker):
                 self.heartbeat_timeout,
                 self.dead_message_ttl,
                 self._maintenance_due(command, queue_name),
-                self._max_unpack_size(),
+                self._max_unpack_size(),  # type: ignore[no-untyped-call]
                 *args,
             ]
             return dispatch(args=arguments, keys=keys, client=client)

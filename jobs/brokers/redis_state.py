@@ -99,7 +99,7 @@ def _age_of(client: Any, messages_key: str, redis_id: bytes | None) -> float | N
         enqueued_ms = json.loads(payload)["message_timestamp"]
     except (TypeError, ValueError, KeyError):
         return None
-    return max(0.0, time.time() - enqueued_ms / 1000)
+    return max(0.0, time.time() - float(enqueued_ms) / 1000)
 
 
 def worker_states() -> list[WorkerState]:

@@ -94,7 +94,7 @@ def insert_for_each(
     quote = connection.ops.quote_name
     statement = _statement(model, connection)
     foreign_key = cast("models.ForeignKey[Any, Any]", model._meta.get_field(parent))
-    parent_meta = cast(type[models.Model], foreign_key.related_model)._meta
+    parent_meta = foreign_key.related_model._meta
     copied = {
         name: str(cast("models.Field[Any, Any]", parent_meta.get_field(source)).column)
         for name, source in (from_parent or {}).items()

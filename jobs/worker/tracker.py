@@ -204,7 +204,7 @@ class JobTracker(Middleware):
         except DatabaseError:
             logger.exception("Could not record the refused delivery of job %s.", job_id)
             return None
-        return job.status
+        return str(job.status)
 
     def after_skip_message(self, broker: Broker, message: MessageProxy) -> None:
         try:

@@ -30,7 +30,9 @@ def sign_up_timed(client: Client, email: str) -> tuple[int, float]:
     return response.status_code, time.monotonic() - started
 
 
-def outage_figures(expected: int, results: list[tuple[int, float]], emails: list[str]) -> dict:
+def outage_figures(
+    expected: int, results: list[tuple[int, float]], emails: list[str]
+) -> dict[str, Any]:
     """What a Redis outage did to the requests and the jobs, as printed for every outage test."""
     seconds = [s for _, s in results]
     succeeded = Job.objects.filter(status=JobStatus.SUCCEEDED).count()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 from django.contrib import admin
@@ -26,7 +27,7 @@ def staff_client(staff: User) -> Client:
     return client
 
 
-def make_job(actor: str = "send_welcome_email", args: list | None = None, **extra) -> Job:
+def make_job(actor: str = "send_welcome_email", args: list[Any] | None = None, **extra) -> Job:
     return Job.objects.create_pending(
         job_id=uuid.uuid4(),
         actor_name=actor,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import dramatiq
 import pytest
@@ -18,7 +19,7 @@ from tests.conftest import point_broker_at
 pytestmark = pytest.mark.django_db
 
 
-def queued_messages(redis_client, queue: str = "default") -> list[dict]:
+def queued_messages(redis_client, queue: str = "default") -> list[dict[str, Any]]:
     namespace = dramatiq.get_broker().namespace  # type: ignore[attr-defined]
     key = f"{namespace}:{queue}.msgs"
     return [json.loads(raw) for raw in redis_client.hvals(key)]

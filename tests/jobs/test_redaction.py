@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import dramatiq
 import pytest
@@ -22,7 +23,7 @@ from jobs.models import Job
 pytestmark = pytest.mark.django_db
 
 
-def messages_in(redis_client, queue: str) -> list[dict]:
+def messages_in(redis_client, queue: str) -> list[dict[str, Any]]:
     namespace = dramatiq.get_broker().namespace  # type: ignore[attr-defined]
     return [json.loads(raw) for raw in redis_client.hvals(f"{namespace}:{queue}.msgs")]
 
