@@ -5,8 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
 
-from jobs.enqueue import enqueue
-from jobs.models import Job
+from jobs import Job, enqueue
 
 from .models import User
 from .tasks import send_password_reset_email, send_welcome_email

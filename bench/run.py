@@ -103,9 +103,9 @@ def run(args: argparse.Namespace) -> None:
 
     from accounts.models import User
     from accounts.tasks import send_welcome_email
-    from jobs.enqueue import enqueue, enqueue_many
     from jobs.ledger.writer import background_writer
     from jobs.models import Job, JobStatus
+    from jobs.outbox import enqueue, enqueue_many
 
     call_command("migrate", verbosity=0)
     started = timezone.now()  # the check below counts only this run's jobs

@@ -60,8 +60,8 @@ def run(jobs: int, workdir: Path) -> None:
     from django.core.management import call_command
     from django.db import connection
 
-    from jobs.enqueue import enqueue
     from jobs.models import Job, JobStatus
+    from jobs.outbox import enqueue
     from tests.workbench.tasks import noop
 
     call_command("migrate", verbosity=0)

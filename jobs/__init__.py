@@ -1,1 +1,33 @@
-"""The job ledger: one row per background job, its event history, and how both are written."""
+"""The job ledger: one row per background job, its event history, and how both are written.
+
+The public surface, for the apps that use it (`from jobs import enqueue, Job`): `enqueue`,
+`enqueue_many`, `Job`, `JobStatus`, `EventKind`. Loaded on first use, because this package is
+imported while Django loads its apps, before any model may be.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # for type checkers; at runtime __getattr__ loads them on first use
+    from jobs.models import EventKind as EventKind
+    from jobs.models import Job as Job
+    from jobs.models import JobStatus as JobStatus
+    from jobs.outbox import enqueue as enqueue
+    from jobs.outbox import enqueue_many as enqueue_many
+
+_PUBLIC = {
+    "enqueue": "jobs.outbox",
+    "enqueue_many": "jobs.outbox",
+    "Job": "jobs.models",
+    "JobStatus": "jobs.models",
+    "EventKind": "jobs.models",
+}
+__all__ = ["EventKind", "Job", "JobStatus", "enqueue", "enqueue_many"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'jobs' has no attribute {name!r}")
+    return getattr(import_module(_PUBLIC[name]), name)

@@ -306,7 +306,7 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
                     kind=EventKind.QUEUED,
                     at=now,
                     eta=eta,
-                    message="Sent directly to the broker (not through jobs.enqueue).",
+                    message="Sent directly to the broker (not through jobs.outbox).",
                 )
         except IntegrityError:
             return False

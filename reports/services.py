@@ -6,8 +6,7 @@ from typing import Any
 
 from django.db import transaction
 
-from jobs.enqueue import enqueue
-from jobs.models import Job
+from jobs import Job, enqueue
 
 from .models import ReportRequest
 from .tasks import generate_report

@@ -19,7 +19,7 @@ RANKS = {
     "jobs.models": 1,
     "jobs.ledger": 1,
     "jobs.brokers": 2,
-    "jobs.enqueue": 3,
+    "jobs.outbox": 3,
     "jobs.worker": 4,
     "jobs.maintenance": 5,
     "jobs.metrics": 6,
@@ -39,6 +39,8 @@ def module_name(path: Path) -> str:
 
 
 def rank(module: str) -> int:
+    if module == "jobs":  # the package's public surface (jobs/__init__.py) re-exports the top
+        return 10
     for prefix in sorted(RANKS, key=len, reverse=True):
         if module == prefix or module.startswith(prefix + "."):
             return RANKS[prefix]

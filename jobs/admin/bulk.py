@@ -21,10 +21,10 @@ from dramatiq.errors import ActorNotFound
 from redis.exceptions import RedisError
 
 from jobs.brokers.redis_state import forget_dead_letter
-from jobs.enqueue import record_pending, send_many
 from jobs.ledger.redaction import SealError, open_arguments
 from jobs.maintenance.relay import message_for
 from jobs.models import Job
+from jobs.outbox import record_pending, send_many
 
 #: Jobs per transaction.
 BATCH_SIZE = 500

@@ -14,7 +14,7 @@ from dramatiq.middleware import Retries
 #: Hooks get the message itself on the enqueue side and a MessageProxy on the worker side.
 AnyMessage = Message[Any] | MessageProxy
 
-#: Message option: the ledger records this send itself (jobs.enqueue.send), not after_enqueue.
+#: Message option: the ledger records this send itself (jobs.outbox.send), not after_enqueue.
 RECORDED_OPTION = "offload_recorded"
 
 

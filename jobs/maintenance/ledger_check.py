@@ -25,10 +25,10 @@ from django.conf import settings
 from django.utils import timezone
 from dramatiq import Message
 
-from jobs.enqueue import send
 from jobs.ledger.redaction import SealError
 from jobs.maintenance.relay import message_for, send_pending_jobs
 from jobs.models import EventKind, Job, JobStatus
+from jobs.outbox import send
 
 logger = logging.getLogger(__name__)
 

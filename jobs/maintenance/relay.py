@@ -15,10 +15,10 @@ import dramatiq
 from django.utils import timezone
 from dramatiq import Message
 
-from jobs.enqueue import send
 from jobs.ledger.messages import RECORDED_OPTION
 from jobs.ledger.redaction import SealError, open_arguments
 from jobs.models import EventKind, Job
+from jobs.outbox import send
 
 logger = logging.getLogger(__name__)
 

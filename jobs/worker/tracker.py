@@ -100,7 +100,7 @@ class JobTracker(Middleware):
             claim.retry_eta = eta_of(message)
             return
         if message.options.get(RECORDED_OPTION) or message.options.get("retries"):
-            # Sent through jobs.enqueue.send (which records it), or a retry or delay-queue hop
+            # Sent through jobs.outbox.send (which records it), or a retry or delay-queue hop
             # of a job already recorded.
             return
         try:

@@ -12,8 +12,8 @@ from playwright.sync_api import Page, expect
 
 import tests.workbench.tasks as workbench
 from accounts.models import User
-from jobs.enqueue import enqueue
 from jobs.models import Job, JobStatus
+from jobs.outbox import enqueue
 from tests.conftest import WorkerProcess, wait_for, wait_until_final
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from jobs.enqueue import enqueue
 from jobs.models import Job, JobStatus
+from jobs.outbox import enqueue
 from tests.conftest import wait_for
 from tests.faults.conftest import Workers
 from tests.workbench.tasks import runs, slow_effect

@@ -9,8 +9,8 @@ import dramatiq
 import pytest
 from django.db import transaction
 
-from jobs.enqueue import enqueue
 from jobs.models import EventKind, Job, JobStatus
+from jobs.outbox import enqueue
 from tests.conftest import unacked, wait_for
 from tests.faults.conftest import Workers
 from tests.workbench.tasks import QUEUE, quick_effect, runs

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from jobs.enqueue import enqueue
 from jobs.models import EventKind, Job, JobStatus
+from jobs.outbox import enqueue
 from tests.conftest import wait_for
 from tests.faults.conftest import Workers
 from tests.workbench.tasks import quick_effect, runs, slow_effect

@@ -10,8 +10,8 @@ import dramatiq
 import pytest
 from dramatiq import Message
 
-from jobs.enqueue import enqueue
 from jobs.models import UNDECODABLE_ACTOR, Job, JobStatus
+from jobs.outbox import enqueue
 from tests.conftest import unacked, wait_for
 from tests.faults.conftest import Workers
 from tests.workbench.tasks import QUEUE, runs, slow_effect

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from jobs.enqueue import enqueue
 from jobs.models import MAX_LOST_DELIVERIES, EventKind, Job, JobStatus
+from jobs.outbox import enqueue
 from tests.conftest import wait_for
 from tests.faults.conftest import Workers
 from tests.workbench.tasks import kill_my_worker, runs, slow_effect

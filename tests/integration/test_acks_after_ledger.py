@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from django.db import connection, connections
 
-from jobs.enqueue import enqueue
 from jobs.models import Job, JobStatus
+from jobs.outbox import enqueue
 from tests.conftest import WorkerProcess, unacked, wait_for, wait_until_final
 from tests.workbench.tasks import QUEUE, runs, slow_effect
 

@@ -9,8 +9,8 @@ import pytest
 from django.db import transaction
 
 import tests.workbench.tasks as workbench
-from jobs.enqueue import enqueue
 from jobs.models import EventKind, Job, JobStatus
+from jobs.outbox import enqueue
 from tests.conftest import WorkerProcess, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]

@@ -11,8 +11,8 @@ from django.test import Client
 
 import tests.workbench.tasks as workbench
 from accounts.models import User
-from jobs.enqueue import enqueue
 from jobs.models import EventKind, Job, JobStatus
+from jobs.outbox import enqueue
 
 pytestmark = pytest.mark.django_db
 

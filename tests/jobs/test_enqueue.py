@@ -12,8 +12,8 @@ from django.test import Client
 
 from accounts.models import User
 from accounts.tasks import send_welcome_email
-from jobs.enqueue import enqueue, enqueue_many
 from jobs.models import Job, JobStatus
+from jobs.outbox import enqueue, enqueue_many
 from tests.conftest import point_broker_at
 
 pytestmark = pytest.mark.django_db
@@ -130,7 +130,7 @@ def test_enqueue_many_while_redis_is_down_keeps_every_job_pending(
 def test_enqueue_many_sends_in_pipelined_chunks_and_each_message_is_whole(
     redis_url: str, redis_client, alice: User, monkeypatch, django_capture_on_commit_callbacks
 ):
-    monkeypatch.setattr("jobs.enqueue.SEND_CHUNK", 2)  # 5 jobs: pipelines of 2, 2 and 1
+    monkeypatch.setattr("jobs.outbox.SEND_CHUNK", 2)  # 5 jobs: pipelines of 2, 2 and 1
     with django_capture_on_commit_callbacks(execute=True):
         jobs = enqueue_many(send_welcome_email, [(alice.pk, n) for n in range(5)])
 

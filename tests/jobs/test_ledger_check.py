@@ -15,10 +15,10 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.tasks import send_welcome_email
-from jobs.enqueue import enqueue
 from jobs.ledger import transitions
 from jobs.maintenance.ledger_check import check_ledger
 from jobs.models import EventKind, Job, JobStatus
+from jobs.outbox import enqueue
 
 pytestmark = pytest.mark.django_db
 

@@ -11,9 +11,9 @@ import pytest
 import tests.workbench.tasks as workbench
 from accounts.models import User
 from jobs.admin import bulk as operations
-from jobs.enqueue import enqueue
 from jobs.maintenance.ledger_check import check_ledger
 from jobs.models import EventKind, Job, JobStatus
+from jobs.outbox import enqueue
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,6 @@ import dramatiq
 import pytest
 
 import tests.workbench.tasks as workbench
-from jobs.enqueue import enqueue
 from jobs.ledger.redaction import (
     REDACTED,
     SealError,
@@ -19,6 +18,7 @@ from jobs.ledger.redaction import (
 )
 from jobs.maintenance.relay import message_for
 from jobs.models import Job
+from jobs.outbox import enqueue
 
 pytestmark = pytest.mark.django_db
 

@@ -12,8 +12,8 @@ import pytest
 from dramatiq import Worker
 from dramatiq.middleware import Retries, TimeLimit
 
-from jobs.enqueue import enqueue
 from jobs.models import EventKind, Job, JobStatus
+from jobs.outbox import enqueue
 from jobs.worker.tracker import JobTracker
 from tests.conftest import settled, wait_for
 

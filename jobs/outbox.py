@@ -1,4 +1,5 @@
-"""enqueue(): record a job in the caller's transaction and hand it to the broker on commit."""
+"""The outbox: enqueue() records a job in the caller's transaction and hands it to the broker
+on commit; the relay (jobs/maintenance/relay.py) sends what that send missed."""
 
 from __future__ import annotations
 
