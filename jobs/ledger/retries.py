@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 from django.db import DatabaseError, connections
@@ -22,6 +22,20 @@ CLAIM_WRITE_BUDGET = 3.0
 SENT_WRITE_BUDGET = 1.0
 
 
+def backoff() -> Iterator[float]:
+    """The pauses between tries of a ledger write, for every retry loop of the ledger: 0.1 s,
+    doubling, at most 2 s."""
+    delay = 0.1
+    while True:
+        yield delay
+        delay = min(delay * 2, 2.0)
+
+
+def reconnect(using: str = "default") -> None:
+    """Drop this thread's connection: a broken one stays broken inside the thread until closed."""
+    connections[using].close()
+
+
 def write_with_retries(write: Callable[[], T], what: str, *, budget: float) -> T:
     """Run a ledger write, reconnecting and retrying on database errors for up to `budget` s.
 
@@ -29,10 +43,7 @@ def write_with_retries(write: Callable[[], T], what: str, *, budget: float) -> T
     here must be made visible by the caller.
     """
     deadline = time.monotonic() + budget
-    delay = 0.1
-    tries = 0
-    while True:
-        tries += 1
+    for tries, delay in enumerate(backoff(), start=1):
         try:
             return write()
         except DatabaseError:
@@ -41,7 +52,6 @@ def write_with_retries(write: Callable[[], T], what: str, *, budget: float) -> T
             logger.warning(
                 "Ledger write failed (%s), try %d; retrying.", what, tries, exc_info=True
             )
-            # A broken connection stays broken inside this thread until it is closed.
-            connections["default"].close()
+            reconnect()
             time.sleep(delay)
-            delay = min(delay * 2, 2.0)
+    raise AssertionError("unreachable: backoff() never ends")

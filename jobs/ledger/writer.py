@@ -45,7 +45,7 @@ from django.utils import timezone
 from jobs.ledger import transitions
 from jobs.ledger.batch_sql import write_batch
 from jobs.ledger.requests import ClaimRequest, Request, SentRequest, SuccessRequest
-from jobs.ledger.retries import write_with_retries
+from jobs.ledger.retries import backoff, reconnect, write_with_retries
 from jobs.models import EventKind
 
 logger = logging.getLogger(__name__)
@@ -246,7 +246,7 @@ class LedgerWriter:
 
     def _write(self, batch: list[_Handover]) -> None:
         pending = batch
-        delay = 0.05
+        delays = backoff()
         tries = 0
         while pending:
             tries += 1
@@ -256,7 +256,8 @@ class LedgerWriter:
             except (OperationalError, InterfaceError) as exc:
                 # The database went away or is locked: a fresh connection, and again. The batch
                 # is one transaction, so nothing of it was written.
-                connections[self.using].close()
+                reconnect(self.using)
+                delay = next(delays)
                 give_up = time.monotonic() + delay
                 for handover in pending:
                     if handover.deadline < give_up:
@@ -270,7 +271,6 @@ class LedgerWriter:
                     exc_info=True,
                 )
                 time.sleep(delay)
-                delay = min(delay * 2, 2.0)
             except DatabaseError:
                 logger.warning(
                     "Ledger batch of %d write(s) refused; writing them one by one.",
