@@ -102,7 +102,7 @@ def median_batch(size: int, batches: int, flushed: bool) -> float:
             for i in ids[max(0, k - size) : k]
         ]
         start = time.perf_counter()
-        write_batch(claims, successes, worker_id="bench", now=now)
+        write_batch(claims, successes, worker_id="bench")
         times.append(time.perf_counter() - start)
     connection.close()
     return statistics.median(times[1:])  # the first one prepares the statement
@@ -116,7 +116,7 @@ def explain(size: int) -> None:
 
     ids = fill(size * 3)
     now = dt.datetime.now(dt.UTC)
-    bt.write_batch([ClaimRequest(i, 0, "w", "d") for i in ids[:size]], [], worker_id="b", now=now)
+    bt.write_batch([ClaimRequest(i, 0, "w", "d") for i in ids[:size]], [], worker_id="b")
     prep = bt._Prep(connection)
     at = prep.datetime(now)
     parts = [

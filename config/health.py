@@ -11,7 +11,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from jobs.brokers.redis_state import ping as ping_broker
+from jobs.brokers.state import ping as ping_broker
 
 logger = logging.getLogger(__name__)
 

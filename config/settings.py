@@ -199,6 +199,8 @@ def _with_timeouts(url: str, seconds: float) -> str:
 
 # The broker and its middleware, built by jobs.apps once Django's models are loaded (so the
 # broker's and the middleware's modules may use them), in the same form as django-dramatiq's.
+# BROKER_URL=amqp://... runs the queues on RabbitMQ instead of Redis (jobs/brokers/rabbitmq.py).
+BROKER_URL = env.str("BROKER_URL", default="")
 JOBS_BROKER = {
     "BROKER": "jobs.brokers.redis.RedisBroker",
     "OPTIONS": {
@@ -226,6 +228,13 @@ JOBS_BROKER = {
         "jobs.maintenance.upkeep.LedgerUpkeep",
     ],
 }
+if BROKER_URL.startswith(("amqp://", "amqps://")):
+    JOBS_BROKER = {
+        **JOBS_BROKER,
+        "BROKER": "jobs.brokers.rabbitmq.RabbitmqBroker",
+        # Publisher confirms: a send returns once RabbitMQ holds the message, or raises.
+        "OPTIONS": {"url": BROKER_URL, "confirm_delivery": True},
+    }
 # django-dramatiq builds a broker from this while the apps load, before any model is: a stub
 # without middleware, replaced by JOBS_BROKER's in jobs.apps.JobsConfig.ready().
 DRAMATIQ_BROKER = {"BROKER": "dramatiq.brokers.stub.StubBroker", "OPTIONS": {}, "MIDDLEWARE": []}

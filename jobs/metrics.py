@@ -19,7 +19,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.exposition import generate_latest
 
-from jobs.brokers import redis_state as broker_state
+from jobs.brokers import state as broker_state
 from jobs.ledger.rollups import BUCKETS, totals_by_actor
 from jobs.models import Job, JobStatus
 

@@ -20,7 +20,7 @@ from django.db.models import QuerySet
 from dramatiq.errors import ActorNotFound
 from redis.exceptions import RedisError
 
-from jobs.brokers.redis_state import forget_dead_letter
+from jobs.brokers.state import forget_dead_letter
 from jobs.ledger.redaction import SealError, open_arguments
 from jobs.maintenance.relay import message_for
 from jobs.models import Job

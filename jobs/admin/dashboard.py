@@ -32,7 +32,7 @@ from django.db.models.functions import Trunc
 from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 
-from jobs.brokers import redis_state as broker_state
+from jobs.brokers import state as broker_state
 from jobs.ledger.rollups import finished_per_hour, rolled_up_until
 from jobs.maintenance.ledger_check import OVERDUE
 from jobs.models import Job, JobStatus

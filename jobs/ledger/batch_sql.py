@@ -25,6 +25,7 @@ from typing import Any
 
 from django.db import connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.utils import timezone
 
 from jobs.ledger.requests import ClaimRequest, SentRequest, SuccessRequest
 from jobs.models import EventKind, Job, JobEvent, JobStatus
@@ -68,6 +69,8 @@ class BatchOutcome:
     """Jobs a success moved to `succeeded`; its event is written for all of them."""
     sent: set[uuid.UUID] = field(default_factory=set)
     """Pending jobs a send moved to `queued`; its event is written for all of them."""
+    at: dt.datetime = field(default_factory=timezone.now)
+    """The batch's time: when its claims started and its successes ended."""
 
 
 def write_batch(
@@ -76,7 +79,6 @@ def write_batch(
     sends: Sequence[SentRequest] = (),
     *,
     worker_id: str,
-    now: dt.datetime,
     using: str = "default",
     prepared: bool = True,
 ) -> BatchOutcome:
@@ -86,19 +88,26 @@ def write_batch(
 
     `prepared`: on PostgreSQL, as a server-side prepared statement with the writer's session
     settings, for the ledger writer's own connection only; other callers run the same SQL as a
-    plain statement on theirs."""
+    plain statement on theirs. The batch's time (claims' start, successes' end) is
+    `outcome.at`."""
     connection = connections[using]
     prep = _Prep(connection)
-    at = prep.datetime(now)
-    parts: list[_Rows] = []
-    if claims:
-        parts.append(_claims(prep, claims, worker_id=worker_id, now=now, at=at))
-    if successes:
-        parts.append(_successes(prep, successes, now=now, at=at))
-    if sends:
-        parts.append(_sends(prep, sends))
     outcome = BatchOutcome()
+
+    def parts_at(now: dt.datetime) -> list[_Rows]:
+        outcome.at = now
+        at = prep.datetime(now)
+        parts: list[_Rows] = []
+        if claims:
+            parts.append(_claims(prep, claims, worker_id=worker_id, now=now, at=at))
+        if successes:
+            parts.append(_successes(prep, successes, now=now, at=at))
+        if sends:
+            parts.append(_sends(prep, sends))
+        return parts
+
     if connection.vendor == "postgresql":
+        parts = parts_at(timezone.now())
         statement = _postgres_statement(tuple(part.sql for part in parts))
         params = [p for part in parts for p in part.params]
         if prepared:
@@ -111,7 +120,9 @@ def write_batch(
             getattr(outcome, which).add(prep.uuid(job_id))
         return outcome
     with transaction.atomic(using=using), connection.cursor() as cursor:
-        for part in parts:
+        # Stamped once SQLite's write lock is held (BEGIN IMMEDIATE): a batch that waited for
+        # another writer (e.g. a sender inserting the job) must not date its claims before it.
+        for part in parts_at(timezone.now()):
             cursor.execute(
                 f"WITH {part.sql.values} {part.sql.update}",
                 part.values_params + part.update_params,

@@ -18,6 +18,15 @@ AnyMessage = Message[Any] | MessageProxy
 RECORDED_OPTION = "offload_recorded"
 
 
+#: Message option: the broker's id of this send, kept by a crash redelivery, new on every
+#: enqueue (Redis: Dramatiq's own `redis_message_id`; RabbitMQ: set by jobs/brokers/rabbitmq.py).
+DELIVERY_OPTION = "offload_delivery_id"
+
+
+def delivery_id(message: AnyMessage) -> str:
+    return str(message.options.get("redis_message_id") or message.options.get(DELIVERY_OPTION, ""))
+
+
 def message_job_id(message: AnyMessage) -> uuid.UUID:
     return uuid.UUID(message.message_id)
 

@@ -7,8 +7,6 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from django.utils import timezone
-
 from jobs.ledger.batch_sql import write_batch
 from jobs.ledger.requests import ClaimRequest, SentRequest, SuccessRequest
 from jobs.models import EventKind
@@ -26,10 +24,9 @@ def claim(
     fewer recorded attempts than `retries` happen when a claim itself failed (database down)
     and Retries still counted that attempt. Returns (attempt, started_at), or None.
     """
-    now = timezone.now()
     request = ClaimRequest(job_id, retries, worker, delivery_id)
-    outcome = write_batch([request], [], worker_id=worker_id, now=now, prepared=False)
-    return (retries + 1, now) if job_id in outcome.claimed else None
+    outcome = write_batch([request], [], worker_id=worker_id, prepared=False)
+    return (retries + 1, outcome.at) if job_id in outcome.claimed else None
 
 
 def mark_succeeded(
@@ -38,7 +35,7 @@ def mark_succeeded(
     """Attempt `attempt` succeeded: `succeeded` if it is still the running one. The event is
     written either way."""
     request = SuccessRequest(job_id, attempt, started_at, worker, result)
-    outcome = write_batch([], [request], worker_id="", now=timezone.now(), prepared=False)
+    outcome = write_batch([], [request], worker_id="", prepared=False)
     return job_id in outcome.moved
 
 
@@ -56,11 +53,11 @@ def mark_sent(
     this write): the send happened, at `at`, before the claim.
     """
     request = SentRequest(job_id, at, eta, kind, note)
-    outcome = write_batch([], [], [request], worker_id="", now=timezone.now(), prepared=False)
+    outcome = write_batch([], [], [request], worker_id="", prepared=False)
     return job_id in outcome.sent
 
 
 def mark_sent_many(job_ids: list[uuid.UUID], *, at: dt.datetime, note: str) -> None:
     """mark_sent for messages sent together (bulk enqueues, staff actions): one batch."""
     requests = [SentRequest(job_id, at, None, EventKind.QUEUED, note) for job_id in job_ids]
-    write_batch([], [], requests, worker_id="", now=timezone.now(), prepared=False)
+    write_batch([], [], requests, worker_id="", prepared=False)

@@ -40,7 +40,6 @@ from functools import partial
 from typing import Any, cast
 
 from django.db import DatabaseError, InterfaceError, OperationalError, connections
-from django.utils import timezone
 
 from jobs.ledger import transitions
 from jobs.ledger.batch_sql import write_batch
@@ -286,25 +285,22 @@ class LedgerWriter:
                 return
 
     def _write_batch(self, batch: list[_Handover]) -> None:
-
         # Rows locked in id order: two processes' batches never wait on each other in a circle.
         batch = sorted(batch, key=lambda h: h.request.job_id)
         claims = [h for h in batch if isinstance(h.request, ClaimRequest)]
         successes = [h for h in batch if isinstance(h.request, SuccessRequest)]
         sends = [h for h in batch if isinstance(h.request, SentRequest)]
-        now = timezone.now()
         outcome = write_batch(
             [cast(ClaimRequest, h.request) for h in claims],
             [cast(SuccessRequest, h.request) for h in successes],
             [cast(SentRequest, h.request) for h in sends],
             worker_id=self.worker_id,
-            now=now,
             using=self.using,
         )
         for handover in claims:
             request = cast(ClaimRequest, handover.request)
             won = request.job_id in outcome.claimed
-            handover.settle((request.retries + 1, now) if won else None)
+            handover.settle((request.retries + 1, outcome.at) if won else None)
         for handover in successes:
             handover.settle(handover.request.job_id in outcome.moved)
         for handover in sends:

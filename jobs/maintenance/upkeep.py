@@ -14,17 +14,18 @@ import logging
 import random
 import threading
 import time
+import uuid
 from typing import Any
 
-import dramatiq
 from django.conf import settings
+from django.core.cache import cache
 from django.db import DatabaseError, close_old_connections, connections
 from django.utils import timezone
 from dramatiq import Broker
 from dramatiq.middleware import Middleware
 from redis.exceptions import RedisError
 
-from jobs.brokers.redis_state import announce_worker, withdraw_worker
+from jobs.brokers.state import announce_worker, withdraw_worker
 from jobs.ledger.rollups import roll_up, rolled_up_until
 from jobs.maintenance.ledger_check import check_ledger
 from jobs.maintenance.relay import send_pending_jobs
@@ -32,8 +33,8 @@ from jobs.maintenance.retention import prune
 
 logger = logging.getLogger(__name__)
 
-#: Redis key (under the broker's namespace) held by the worker running the ledger check.
-FLEET_LOCK = "offload:ledger-check"
+#: Cache key held by the worker running the ledger check.
+FLEET_LOCK = "jobs:ledger-check"
 #: Longest a ledger check spends deleting old jobs (it catches up over the following checks).
 RETENTION_SECONDS_PER_CHECK = 5.0
 
@@ -49,6 +50,7 @@ class LedgerUpkeep(Middleware):
         self._broker: Broker | None = None
         self._worker: Any = None
         self._started = time.time()
+        self._owner = uuid.uuid4().hex  # who holds the fleet lock, for anyone reading it
 
     def after_worker_boot(self, broker: Broker, worker: Any) -> None:
         self._broker, self._worker, self._started = broker, worker, time.time()
@@ -99,14 +101,9 @@ class LedgerUpkeep(Middleware):
             connections["default"].close()
 
     def _take_fleet_lock(self) -> bool:
-        """One ledger check per interval across all workers (it scans Redis)."""
-        broker: Any = dramatiq.get_broker()
-        key = f"{broker.namespace}:{FLEET_LOCK}"
-        return bool(
-            broker.client.set(
-                key, broker.broker_id, nx=True, ex=max(1, int(self.check_interval * 0.9))
-            )
-        )
+        """One ledger check per interval across all workers (it scans the broker): an atomic
+        add in the cache every web and worker process shares, whatever the broker."""
+        return bool(cache.add(FLEET_LOCK, self._owner, max(1, int(self.check_interval * 0.9))))
 
 
 def prunable_age() -> dt.timedelta | None:

@@ -30,6 +30,7 @@ from jobs.ledger import transitions
 from jobs.ledger.messages import (
     RECORDED_OPTION,
     AnyMessage,
+    delivery_id,
     eta_of,
     max_retries_of,
     message_job_id,
@@ -144,12 +145,12 @@ class JobTracker(Middleware):
                 "worker": worker,
             }
         )
-        delivery_id = message.options.get("redis_message_id", "")
+        delivery = delivery_id(message)
         identity = {
             "retries": retries,
             "worker": worker,
             "worker_id": getattr(broker, "broker_id", ""),
-            "delivery_id": delivery_id,
+            "delivery_id": delivery,
         }
 
         def claim_slowly() -> tuple[int, dt.datetime] | None:
@@ -167,7 +168,7 @@ class JobTracker(Middleware):
         try:
             won = self._write(
                 lambda writer: writer.claim(
-                    ClaimRequest(job_id, retries, worker, delivery_id), budget=CLAIM_WRITE_BUDGET
+                    ClaimRequest(job_id, retries, worker, delivery), budget=CLAIM_WRITE_BUDGET
                 ),
                 lambda: transitions.claim(job_id, **identity),
                 "claim",

@@ -49,7 +49,6 @@ def batch_plan(*, analyzed: bool) -> list[str]:
                     for i in ids[first - 3 : first]
                 ],
                 worker_id="b",
-                now=now,
             )
         assert Job.objects.filter(status=JobStatus.SUCCEEDED).count() == 9
         raw = connection.connection

@@ -188,7 +188,7 @@ def test_the_admin_index_links_to_the_dashboard(staff_client: Client):
 
 
 def test_broker_registry_lists_this_worker(redis_url: str):
-    from jobs.brokers.redis_state import announce_worker, withdraw_worker, worker_states
+    from jobs.brokers.state import announce_worker, withdraw_worker, worker_states
 
     broker = dramatiq.get_broker()
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-import dramatiq
 import pytest
+from django.core.cache import cache
 from django.utils import timezone
 
 from accounts.models import User
@@ -34,8 +34,7 @@ def never_sent(user: User) -> Job:
 @pytest.fixture(autouse=True)
 def _no_fleet_lock(redis_client) -> None:
     """Each test starts as if no worker had run the ledger check in this interval."""
-    namespace = dramatiq.get_broker().namespace  # type: ignore[attr-defined]
-    redis_client.delete(f"{namespace}:{FLEET_LOCK}")
+    cache.delete(FLEET_LOCK)
 
 
 def test_only_one_worker_of_the_fleet_runs_the_ledger_check_per_interval(redis_url: str):
@@ -82,8 +81,7 @@ def test_the_ledger_check_rolls_up_finished_hours_then_prunes_past_retention(
     assert Job.objects.filter(pk=old.pk).exists()  # not counted yet, so not pruned yet
 
     for _ in range(3):  # the next intervals' checks
-        namespace = dramatiq.get_broker().namespace  # type: ignore[attr-defined]
-        redis_client.delete(f"{namespace}:{FLEET_LOCK}")
+        cache.delete(FLEET_LOCK)
         LedgerUpkeep().run_once()
 
     assert not Job.objects.filter(pk=old.pk).exists()

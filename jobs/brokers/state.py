@@ -1,8 +1,9 @@
-"""What the Redis broker holds right now: queue depths and latency, live workers, dead letters.
+"""What the broker holds right now: queue depths and latency, live workers, dead letters.
 
-Read by the admin dashboard; written by the workers' upkeep thread (the worker registry) and by a
-staff retry (which removes the job's dead-letter copy). Only Dramatiq's Redis broker keeps this
-state where we can read it; with another broker these functions return nothing.
+Read by the admin dashboard and /metrics; written by the workers' upkeep thread (the worker
+registry) and by a staff retry (which removes the job's dead-letter copy). Dramatiq's Redis
+broker keeps all of it where we can read it; RabbitMQ tells queue depths only (no message ages,
+no worker registry yet, dead letters by count).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import dramatiq
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.redis import RedisBroker
 
 #: Hash (under the broker's namespace) of the worker processes, by broker id.
@@ -58,18 +60,22 @@ def redis_broker() -> Any:
 
 def ping() -> None:
     """Raise if the broker cannot be reached (for readiness checks)."""
-    broker = redis_broker()
-    if broker is not None:
+    broker: Any = dramatiq.get_broker()
+    if isinstance(broker, RedisBroker):
         broker.client.ping()
+    elif isinstance(broker, RabbitmqBroker):
+        broker.channel  # noqa: B018 (opens, or reuses, this thread's channel: raises if down)
 
 
 def queue_states() -> list[QueueState]:
-    broker = redis_broker()
-    if broker is None:
+    broker: Any = dramatiq.get_broker()
+    if isinstance(broker, RabbitmqBroker):
+        return _rabbitmq_queue_states(broker)
+    if not isinstance(broker, RedisBroker):
         return []
     client, namespace = broker.client, broker.namespace
     queues = sorted(q for q in broker.get_declared_queues() if not q.endswith((".DQ", ".XQ")))
-    pipe = client.pipeline(transaction=False)
+    pipe: Any = client.pipeline(transaction=False)
     for queue in queues:
         base = f"{namespace}:{queue}"
         pipe.llen(base).hlen(f"{base}.msgs").hlen(f"{base}.DQ.msgs").zcard(f"{base}.XQ")
@@ -88,6 +94,14 @@ def queue_states() -> list[QueueState]:
                 oldest_age=_age_of(client, f"{namespace}:{queue}.msgs", head),
             )
         )
+    return states
+
+
+def _rabbitmq_queue_states(broker: RabbitmqBroker) -> list[QueueState]:
+    states = []
+    for queue in sorted(q for q in broker.get_declared_queues() if not q.endswith((".DQ", ".XQ"))):
+        waiting, delayed, dead = broker.get_queue_message_counts(queue)
+        states.append(QueueState(queue, waiting, 0, delayed, dead, oldest_age=None))
     return states
 
 
