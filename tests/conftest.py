@@ -259,3 +259,14 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             yellow=True,
             bold=True,
         )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """On RabbitMQ (BROKER_URL set) the tests that read or stop Redis itself do not apply."""
+    if not settings.BROKER_URL:
+        return
+    skip = pytest.mark.skip(reason="reads or stops Redis itself: the Redis passes run it")
+    for item in items:
+        uses_redis = {"redis_client", "own_redis"} & set(getattr(item, "fixturenames", ()))
+        if uses_redis or item.get_closest_marker("redis"):
+            item.add_marker(skip)

@@ -15,6 +15,7 @@ from tests.conftest import WorkerProcess, point_broker_at, wait_until_final
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
+@pytest.mark.redis  # takes Redis away by pointing the broker at a dead socket
 def test_a_job_committed_while_redis_was_down_is_sent_by_the_relay_and_runs_once(
     worker: WorkerProcess, redis_url: str, tmp_path
 ):
