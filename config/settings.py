@@ -2,8 +2,9 @@
 
 With no environment set, everything runs on this machine: a SQLite file and an embedded Redis
 server (started by `make run` / the test suite) under `var/`, email printed to the worker's console.
-Production sets DATABASE_URL, REDIS_URL, EMAIL_URL, SECRET_KEY, ALLOWED_HOSTS and DEBUG=0.
-This module starts no process and opens no connection.
+Production sets DATABASE_URL, REDIS_URL (or BROKER_URL for RabbitMQ), CACHE_URL, EMAIL_URL,
+SECRET_KEY, ALLOWED_HOSTS and DEBUG=0 (docs/DEPLOY.md). This module starts no process and opens
+no connection.
 """
 
 from __future__ import annotations
