@@ -796,3 +796,22 @@ class JobsPerHour(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hour:%Y-%m-%d %H:00} {self.actor_name}"
+
+
+class WorkerProcess(models.Model):
+    """A worker process, as its upkeep thread last announced it (every few seconds): the
+    dashboard's and /metrics' list of workers, whatever the broker."""
+
+    broker_id = models.CharField(max_length=64, unique=True)
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    threads = models.PositiveIntegerField(default=0)
+    queues = models.JSONField(default=list)
+    started_at = models.DateTimeField()
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-seen_at"]
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.pid}"

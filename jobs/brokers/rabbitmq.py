@@ -41,6 +41,11 @@ class HeldAcksConsumer(dramatiq_rabbitmq._RabbitmqConsumer):
 class RabbitmqBroker(HoldsAcks, dramatiq_rabbitmq.RabbitmqBroker):
     """Dramatiq's RabbitMQ broker with held acks and a delivery id per send."""
 
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        #: This process's id, as Dramatiq's Redis broker has one: the worker registry's key.
+        self.broker_id = uuid.uuid4().hex
+
     @property
     def consumer_class(self) -> type[HeldAcksConsumer]:
         return HeldAcksConsumer

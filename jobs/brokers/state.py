@@ -1,13 +1,14 @@
 """What the broker holds right now: queue depths and latency, live workers, dead letters.
 
 Read by the admin dashboard and /metrics; written by the workers' upkeep thread (the worker
-registry) and by a staff retry (which removes the job's dead-letter copy). Dramatiq's Redis
-broker keeps all of it where we can read it; RabbitMQ tells queue depths only (no message ages,
-no worker registry yet, dead letters by count).
+registry: a table, for any broker) and by a staff retry (which removes the job's dead-letter
+copy). Dramatiq's Redis broker shows all of it; RabbitMQ tells queue depths only (no message
+ages, dead letters by count).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import socket
@@ -16,11 +17,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import dramatiq
+from django.conf import settings
+from django.utils import timezone
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.redis import RedisBroker
 
-#: Hash (under the broker's namespace) of the worker processes, by broker id.
-WORKERS_KEY = "offload:workers"
+from jobs.models import WorkerProcess
+
 #: A registry entry not refreshed for this long belongs to a process that is gone.
 WORKER_FORGET_SECONDS = 600
 
@@ -49,7 +52,7 @@ class WorkerState:
     queues: list[str] = field(default_factory=list)
     started: float | None = None
     heartbeat: float | None = None
-    """Dramatiq's own heartbeat (epoch seconds); None if it has none."""
+    """When it last announced itself (epoch seconds)."""
     alive: bool = False
 
 
@@ -117,68 +120,51 @@ def _age_of(client: Any, messages_key: str, redis_id: bytes | None) -> float | N
 
 
 def worker_states() -> list[WorkerState]:
-    """Worker processes from the registry with Dramatiq's heartbeats, newest heartbeat first.
-
-    Only registered processes are listed: Dramatiq also heart-beats for every process that
-    merely enqueues (web servers), and those are not workers.
-    """
-    broker = redis_broker()
-    if broker is None:
-        return []
-    client, namespace = broker.client, broker.namespace
-    heartbeats = {
-        _text(member): score / 1000
-        for member, score in client.zrange(f"{namespace}:__heartbeats__", 0, -1, withscores=True)
-    }
-    registry = {
-        _text(key): json.loads(value)
-        for key, value in client.hgetall(f"{namespace}:{WORKERS_KEY}").items()
-    }
-    cutoff = time.time() - broker.heartbeat_timeout / 1000
-    states = []
-    for broker_id, info in registry.items():
-        heartbeat = heartbeats.get(broker_id)
-        states.append(
-            WorkerState(
-                broker_id=broker_id,
-                host=info.get("host", "?"),
-                pid=info.get("pid", 0),
-                threads=info.get("threads", 0),
-                queues=info.get("queues", []),
-                started=info.get("started"),
-                heartbeat=heartbeat,
-                alive=heartbeat is not None and heartbeat >= cutoff,
-            )
+    """Worker processes that announced themselves lately, most recently seen first. Alive: seen
+    within the broker's heartbeat timeout (Redis') or three upkeep intervals."""
+    now = timezone.now()
+    broker: Any = dramatiq.get_broker()
+    heartbeat_timeout = broker.heartbeat_timeout / 1000 if isinstance(broker, RedisBroker) else 0
+    timeout = max(heartbeat_timeout, 3 * settings.LEDGER_UPKEEP_INTERVAL_SECONDS)
+    rows = WorkerProcess.objects.filter(
+        seen_at__gte=now - dt.timedelta(seconds=WORKER_FORGET_SECONDS)
+    )
+    return [
+        WorkerState(
+            broker_id=row.broker_id,
+            host=row.host,
+            pid=row.pid,
+            threads=row.threads,
+            queues=list(row.queues),
+            started=row.started_at.timestamp(),
+            heartbeat=row.seen_at.timestamp(),
+            alive=row.seen_at >= now - dt.timedelta(seconds=timeout),
         )
-    return sorted(states, key=lambda s: s.heartbeat or 0, reverse=True)
+        for row in rows
+    ]
 
 
 def announce_worker(broker: Any, worker: Any, started: float) -> None:
     """Register this worker process (called periodically by its upkeep thread)."""
-    if not isinstance(broker, RedisBroker):
-        return
-    info = {
-        "host": socket.gethostname(),
-        "pid": os.getpid(),
-        "threads": getattr(worker, "worker_threads", 0),
-        "queues": sorted(getattr(worker, "queues", None) or broker.get_declared_queues()),
-        "started": started,
-        "seen": time.time(),
-    }
-    key = f"{broker.namespace}:{WORKERS_KEY}"
-    broker.client.hset(key, broker.broker_id, json.dumps(info))
-    stale = [
-        field_name
-        for field_name, value in broker.client.hgetall(key).items()
-        if json.loads(value).get("seen", 0) < time.time() - WORKER_FORGET_SECONDS
-    ]
-    if stale:
-        broker.client.hdel(key, *stale)
+    now = timezone.now()
+    WorkerProcess.objects.update_or_create(
+        broker_id=broker.broker_id,
+        defaults={
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "threads": getattr(worker, "worker_threads", 0),
+            "queues": sorted(getattr(worker, "queues", None) or broker.get_declared_queues()),
+            "started_at": dt.datetime.fromtimestamp(started, tz=dt.UTC),
+            "seen_at": now,
+        },
+    )
+    WorkerProcess.objects.filter(
+        seen_at__lt=now - dt.timedelta(seconds=WORKER_FORGET_SECONDS)
+    ).delete()
 
 
 def withdraw_worker(broker: Any) -> None:
-    if isinstance(broker, RedisBroker):
-        broker.client.hdel(f"{broker.namespace}:{WORKERS_KEY}", broker.broker_id)
+    WorkerProcess.objects.filter(broker_id=broker.broker_id).delete()
 
 
 def forget_dead_letter(queue_name: str, job_id: str, delivery_id: str) -> None:

@@ -99,7 +99,6 @@ def test_staff_cancel_a_queued_job(
     assert Job.objects.get(pk=job.pk).status == JobStatus.CANCELLED
 
 
-@pytest.mark.redis  # it shows the worker as alive: the worker registry lives in Redis for now
 def test_the_dashboard_shows_the_counts_change_without_reloading(
     page: Page, live_server: Any, workbench_worker: WorkerProcess, staff: User, screenshot: Any
 ):

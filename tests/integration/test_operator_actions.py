@@ -91,7 +91,6 @@ def test_secret_arguments_reach_the_actor_after_run_again(
     assert received == ["s1 tok-1 pw-1 DE-1"] * 2  # the original run and the copy
 
 
-@pytest.mark.redis  # the worker registry lives in Redis: on RabbitMQ not yet (see README)
 def test_the_dashboard_lists_the_running_worker(workbench_worker: WorkerProcess, staff: User):
     client = Client()
     client.force_login(staff)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
 import dramatiq
 import pytest
@@ -187,21 +188,23 @@ def test_the_admin_index_links_to_the_dashboard(staff_client: Client):
     assert "/admin/jobs/job/dashboard/" in staff_client.get("/admin/").content.decode()
 
 
-def test_broker_registry_lists_this_worker(redis_url: str):
+def test_the_worker_registry_lists_this_worker_alive_then_not(settings):
     from jobs.brokers.state import announce_worker, withdraw_worker, worker_states
+    from jobs.models import WorkerProcess
 
-    broker = dramatiq.get_broker()
+    broker: Any = dramatiq.get_broker()
 
     class FakeWorker:  # the attributes Dramatiq's Worker has
         worker_threads = 8
         queues = {"default"}
 
     announce_worker(broker, FakeWorker(), started=0)
-    # Dramatiq heart-beats for any process that sends; a web server is not a worker.
-    broker.client.zadd(f"{broker.namespace}:__heartbeats__", {"a-web-process": 1})  # type: ignore[attr-defined]
 
     [state] = worker_states()
-    assert state.broker_id == broker.broker_id  # type: ignore[attr-defined]
-    assert (state.threads, state.queues) == (8, ["default"])
+    assert state.broker_id == broker.broker_id
+    assert (state.threads, state.queues, state.alive) == (8, ["default"], True)
+    # Silent longer than the heartbeat timeout (and three upkeep intervals): not alive.
+    WorkerProcess.objects.update(seen_at=timezone.now() - dt.timedelta(seconds=120))
+    assert [s.alive for s in worker_states()] == [False]
     withdraw_worker(broker)
-    assert all(s.broker_id != broker.broker_id for s in worker_states())  # type: ignore[attr-defined]
+    assert worker_states() == []
