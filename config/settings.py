@@ -184,8 +184,8 @@ FAILING_EMAIL_ADDRESSES = [
 # --- Broker ---------------------------------------------------------------------------------
 REDIS_SOCKET = VAR_DIR / "redis.sock"
 REDIS_URL = env.str("REDIS_URL", default=f"unix://{REDIS_SOCKET}?db=0")
-# Bound every Redis call so a down or hung Redis cannot hold a web request (DESIGN.md): the
-# enqueue fails fast and the job stays "pending" in the ledger instead.
+# Bound every Redis call so a down or hung Redis cannot hold a web request: the enqueue fails
+# fast and the job stays "pending" in the ledger instead (docs/ARCHITECTURE.md).
 REDIS_TIMEOUT_SECONDS = env.float("REDIS_TIMEOUT_SECONDS", default=1.0)
 
 
@@ -214,7 +214,7 @@ JOBS_BROKER = {
         "maintenance_interval": env.float("DRAMATIQ_MAINTENANCE_INTERVAL_SECONDS", default=5.0),
     },
     # Order matters: after_* hooks run in reverse, so the tracker, first here, sees the final
-    # decision of Retries and runs after TimeLimit has disarmed (DESIGN.md).
+    # decision of Retries and runs after TimeLimit has disarmed (docs/ARCHITECTURE.md).
     "MIDDLEWARE": [
         "jobs.worker.tracker.JobTracker",
         "dramatiq.middleware.AgeLimit",

@@ -129,7 +129,7 @@ def send(
     )
     if not connection.in_atomic_block:
         # After the request's commit: recorded in the background, in a batch with other
-        # requests' sends, so the request does not pay a second transaction (ledger_writer.py).
+        # requests' sends, so the request does not pay a second transaction (jobs/ledger/writer.py).
         try:
             background_writer().sent(record, budget=SENT_WRITE_BUDGET)
             return True

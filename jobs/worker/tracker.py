@@ -2,7 +2,7 @@
 
 It must be FIRST in JOBS_BROKER["MIDDLEWARE"]: `before_*` hooks run in list order, so the
 claim happens before any other middleware or the actor; `after_*` hooks run in reverse, so the
-tracker records the outcome after Retries decided it and TimeLimit disarmed (DESIGN.md).
+tracker records the outcome after Retries decided it and TimeLimit disarmed (docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations
