@@ -3,8 +3,8 @@
 Dramatiq requeues a dead worker's unacked messages only during "maintenance", which runs on a
 random 0.1% of Redis commands and only for the queue named in that command: with one idle worker
 that is about 12 minutes on average (docs/ARCHITECTURE.md). This broker also runs maintenance for
-each queue at least every `maintenance_interval` seconds, so a SIGKILLed worker's jobs come back within
-`heartbeat_timeout` + `maintenance_interval`.
+each queue at least every `maintenance_interval` seconds, so a SIGKILLed worker's jobs come back
+within `heartbeat_timeout` + `maintenance_interval`.
 
 One undecodable payload makes Dramatiq's consumer crash and restart, stranding the valid messages
 fetched in the same batch until the worker dies. This broker's consumer moves such a payload to the
