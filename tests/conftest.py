@@ -128,6 +128,7 @@ class WorkerProcess:
         name: str = "worker",
         extra_env: dict[str, str] | None = None,
         command: tuple[str, ...] = ("rundramatiq", "--processes", "1", "--threads", "4"),
+        argv: list[str] | None = None,
     ) -> None:
         self.name = name
         self.mail_dir = workdir / "mail"
@@ -147,7 +148,7 @@ class WorkerProcess:
         }
         self.log = self.log_path.open("wb")
         self.process = subprocess.Popen(
-            [sys.executable, "manage.py", *command],
+            argv or [sys.executable, "manage.py", *command],
             # Its own session: the test can signal the whole worker (master and children).
             cwd=ROOT,
             env=env,

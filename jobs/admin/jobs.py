@@ -16,6 +16,7 @@ from typing import Any
 
 import dramatiq
 from django.contrib import admin
+from django.contrib.admin.utils import flatten_fieldsets
 from django.contrib.contenttypes.admin import GenericTabularInline
 from django.core.exceptions import PermissionDenied
 from django.db import connection
@@ -229,30 +230,8 @@ class JobAdmin(JobActionsMixin, admin.ModelAdmin[Job]):
         ("Worker", {"fields": ("worker", "delivery_id")}),
         ("Arguments and result", {"fields": ("args_display", "kwargs_display", "result_display")}),
     )
-    readonly_fields = (
-        "id",
-        "status_display",
-        "actor_name",
-        "queue_name",
-        "attempts_display",
-        "about_display",
-        "caused_by",
-        "copy_of",
-        "copies_display",
-        "request_id",
-        "last_error_display",
-        "created_at",
-        "queued_at",
-        "started_at",
-        "finished_at",
-        "next_eta",
-        "duration_display",
-        "worker",
-        "delivery_id",
-        "args_display",
-        "kwargs_display",
-        "result_display",
-    )
+    # Everything shown is read-only (jobs are never edited here): one list, from the fieldsets.
+    readonly_fields = tuple(flatten_fieldsets(fieldsets))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -115,26 +115,13 @@ def production(redis_url: str, transactional_db: None, tmp_path: Path) -> Iterat
         str(tmp_path / "media"),
         name="production-worker",
         extra_env={**env, "WORKER_PROCESSES": "1", "WORKER_THREADS": "4"},
-        command=(),
+        argv=["make", "--no-print-directory", "worker"],
     )
     yield web, worker
     web.stop()
     # make's group: make itself and run_workers, which forwards one SIGTERM to rundramatiq.
     os.killpg(worker.process.pid, signal.SIGTERM)
     worker.stop()
-
-
-@pytest.fixture(autouse=True)
-def _make_worker(monkeypatch: pytest.MonkeyPatch) -> None:
-    """WorkerProcess runs `manage.py <command>`; here the worker is `make worker` itself."""
-    original = subprocess.Popen
-
-    def popen(args: Any, *rest: Any, **kwargs: Any) -> Any:
-        if list(args[1:]) == ["manage.py"]:
-            args = ["make", "--no-print-directory", "worker"]
-        return original(args, *rest, **kwargs)
-
-    monkeypatch.setattr(subprocess, "Popen", popen)
 
 
 def test_a_production_start_serves_pages_static_files_and_runs_a_signup(production):
