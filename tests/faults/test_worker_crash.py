@@ -33,6 +33,8 @@ def test_a_job_whose_worker_is_killed_runs_again_on_the_other_worker(
     running = wait_for(
         lambda: Job.objects.filter(pk=job.id, status=JobStatus.RUNNING).first(), 20, workers.logs
     )
+    # "running" is committed just before the actor's body starts: kill it mid-body, not before.
+    wait_for(lambda: runs(workers.workdir, "started"), 20, workers.logs)
     os.kill(worker_pid(running), signal.SIGKILL)
     killed_at = time.monotonic()
 
