@@ -5,10 +5,10 @@ BIN := $(VENV)/bin
 export PYTHONDONTWRITEBYTECODE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help run serve worker static test test-fast lint format typecheck check bench clean migrate browser
+.PHONY: help run serve worker static test test-fast conformance lint format typecheck check bench clean migrate browser
 
 help:  ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,9 @@ test: $(BIN)/.installed  ## Run the whole test suite (embedded Redis; no service
 
 test-fast: $(BIN)/.installed  ## The tests that start no worker, browser or server (under a minute)
 	$(BIN)/pytest -m "not integration and not browser" -q
+
+conformance: $(BIN)/.installed  ## Dramatiq's own test suite on the project's brokers (tests/conformance)
+	$(BIN)/python -m tests.conformance.run -q
 
 lint: $(BIN)/.installed  ## ruff: formatting and lint rules, checked
 	$(BIN)/ruff format --check .

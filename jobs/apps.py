@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dramatiq
 from django.apps import AppConfig
-from django.conf import settings
 
 
 class JobsConfig(AppConfig):
@@ -17,4 +16,4 @@ class JobsConfig(AppConfig):
         # that needs the app registry).
         from jobs.brokers.setup import build_broker
 
-        dramatiq.set_broker(build_broker(settings.JOBS_BROKER))
+        dramatiq.set_broker(build_broker())

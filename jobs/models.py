@@ -468,13 +468,13 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
             )
         return True
 
-    def create_undecodable(self, *, queue_name: str, payload: bytes, error: str) -> Job:
-        """A payload no worker can read: kept in the queue's poison list, shown here as failed."""
+    def create_undecodable(
+        self, *, queue_name: str, payload: bytes, error: str, kept_in: str
+    ) -> Job:
+        """A payload no worker can read: kept aside by the broker (`kept_in` says where), shown
+        here as failed."""
         now = timezone.now()
-        reason = (
-            f"Undecodable message moved to the {queue_name}.poison list in Redis: {error}. "
-            f"First bytes: {payload[:200]!r}"
-        )
+        reason = f"Undecodable message moved to {kept_in}: {error}. First bytes: {payload[:200]!r}"
         with transaction.atomic():
             job: Job = self.create(
                 actor_name=UNDECODABLE_ACTOR,

@@ -263,8 +263,13 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """On RabbitMQ (BROKER_URL set) the tests that read or stop Redis itself do not apply."""
+    """On RabbitMQ (BROKER_URL set) the tests that read or stop Redis itself do not apply, and
+    without it those that read RabbitMQ itself."""
     if not settings.BROKER_URL:
+        only_rabbitmq = pytest.mark.skip(reason="reads RabbitMQ itself: the RabbitMQ pass runs it")
+        for item in items:
+            if item.get_closest_marker("rabbitmq"):
+                item.add_marker(only_rabbitmq)
         return
     skip = pytest.mark.skip(reason="reads or stops Redis itself: the Redis passes run it")
     for item in items:

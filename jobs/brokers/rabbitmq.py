@@ -1,27 +1,63 @@
 """The RabbitMQ broker: Dramatiq's, with acks held for the ledger (jobs/brokers/held_acks.py) and
-a delivery id on every send. (An undecodable payload is dead-lettered by Dramatiq's consumer, not
-yet recorded in the ledger as the Redis broker does.)
+a delivery id on every send, and undecodable payloads recorded in the ledger (Dramatiq's consumer
+dead-letters them; the Redis broker's moves them to a poison list).
 
 RabbitMQ redelivers a dead consumer's unacked messages by itself, at once, with their body
 unchanged: the delivery id this broker puts on each send (a redelivery keeps it, a retry gets a
 new one) is what lets the claim tell a crash redelivery from a duplicate. Dramatiq's private
-consumer class is used here only.
+consumer class is used here only; tests/jobs/test_broker_seams.py fails if it changes shape.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from dramatiq import Message
 from dramatiq.brokers import rabbitmq as dramatiq_rabbitmq
+from dramatiq.common import xq_name
+from dramatiq.errors import DecodeError
 
 from jobs.brokers.held_acks import HoldsAcks
 from jobs.ledger.messages import DELIVERY_OPTION
+from jobs.models import Job
+
+logger = logging.getLogger(__name__)
+
+Delivery = tuple[Any, Any, bytes]
 
 
 class HeldAcksConsumer(dramatiq_rabbitmq._RabbitmqConsumer):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
+        self.iterator = self._recording_undecodable(self.iterator)
+
+    def _recording_undecodable(self, deliveries: Iterator[Delivery]) -> Iterator[Delivery]:
+        """Each delivery, unchanged; one that cannot be decoded is recorded first (decoding
+        twice costs ~9 us a message, docs/PERFORMANCE.md)."""
+        for delivery in deliveries:
+            method, _properties, body = delivery
+            if method is not None:
+                try:
+                    Message.decode(body)
+                except DecodeError as error:
+                    self._record_undecodable(body, error)
+            yield delivery
+
+    def _record_undecodable(self, body: bytes, error: DecodeError) -> None:
+        dead_letters = xq_name(self.queue_name)
+        try:
+            Job.objects.create_undecodable(
+                queue_name=self.queue_name,
+                payload=body,
+                error=repr(error.error),
+                kept_in=f"RabbitMQ's dead-letter queue {dead_letters}",
+            )
+        except Exception:  # the body is safe in the dead-letter queue; the row is a courtesy
+            logger.exception("Could not record an undecodable message in the ledger.")
+
     def ack(self, message: Any) -> None:
         self._after_ledger_write(message, super().ack)
 

@@ -76,7 +76,12 @@ class PoisonTolerantConsumer(dramatiq_redis._RedisConsumer):
             error,
         )
         try:
-            Job.objects.create_undecodable(queue_name=queue, payload=data, error=repr(error))
+            Job.objects.create_undecodable(
+                queue_name=queue,
+                payload=data,
+                error=repr(error),
+                kept_in=f"the {queue}.poison list in Redis",
+            )
         except Exception:  # the payload is safe in the poison list; the ledger row is a courtesy
             logger.exception("Could not record the undecodable message in the ledger.")
 

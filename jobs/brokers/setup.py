@@ -6,11 +6,19 @@ from __future__ import annotations
 from typing import Any
 
 import dramatiq
+from django.conf import settings
 from django.utils.module_loading import import_string
 
 
-def build_broker(spec: dict[str, Any]) -> dramatiq.Broker:
-    middleware = [import_string(path)() for path in spec.get("MIDDLEWARE", [])]
+def project_middleware() -> list[dramatiq.Middleware]:
+    """Fresh instances of JOBS_BROKER's middleware, the ledger's tracker first."""
+    return [import_string(path)() for path in settings.JOBS_BROKER.get("MIDDLEWARE", [])]
+
+
+def build_broker() -> dramatiq.Broker:
+    spec: dict[str, Any] = settings.JOBS_BROKER
     broker_class = import_string(spec["BROKER"])
-    broker: dramatiq.Broker = broker_class(middleware=middleware, **spec.get("OPTIONS", {}))
+    broker: dramatiq.Broker = broker_class(
+        middleware=project_middleware(), **spec.get("OPTIONS", {})
+    )
     return broker

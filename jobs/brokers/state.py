@@ -22,6 +22,7 @@ from django.utils import timezone
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.redis import RedisBroker
 
+from jobs.brokers.identity import broker_id
 from jobs.models import WorkerProcess
 
 #: A registry entry not refreshed for this long belongs to a process that is gone.
@@ -148,7 +149,7 @@ def announce_worker(broker: Any, worker: Any, started: float) -> None:
     """Register this worker process (called periodically by its upkeep thread)."""
     now = timezone.now()
     WorkerProcess.objects.update_or_create(
-        broker_id=broker.broker_id,
+        broker_id=broker_id(broker),
         defaults={
             "host": socket.gethostname(),
             "pid": os.getpid(),
@@ -164,7 +165,7 @@ def announce_worker(broker: Any, worker: Any, started: float) -> None:
 
 
 def withdraw_worker(broker: Any) -> None:
-    WorkerProcess.objects.filter(broker_id=broker.broker_id).delete()
+    WorkerProcess.objects.filter(broker_id=broker_id(broker)).delete()
 
 
 def forget_dead_letter(queue_name: str, job_id: str, delivery_id: str) -> None:

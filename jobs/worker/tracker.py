@@ -26,6 +26,7 @@ from dramatiq.errors import ActorNotFound
 from dramatiq.middleware import Middleware, MiddlewareError, SkipMessage
 
 from jobs.brokers.held_acks import HoldsAcks
+from jobs.brokers.identity import broker_id
 from jobs.ledger import transitions
 from jobs.ledger.messages import (
     RECORDED_OPTION,
@@ -149,7 +150,7 @@ class JobTracker(Middleware):
         identity = {
             "retries": retries,
             "worker": worker,
-            "worker_id": getattr(broker, "broker_id", ""),
+            "worker_id": broker_id(broker),
             "delivery_id": delivery,
         }
 
@@ -343,7 +344,7 @@ class JobTracker(Middleware):
     def before_worker_boot(self, broker: Broker, worker: Any) -> None:
         """Before the worker threads start, so that all their claims go through the writer."""
         if self._writer is None:
-            self._writer = LedgerWriter(worker_id=getattr(broker, "broker_id", ""))
+            self._writer = LedgerWriter(worker_id=broker_id(broker))
             self._writer.start()
         if self._acker is None and self.defer_acks and isinstance(broker, HoldsAcks):
             self._holding_broker = broker

@@ -56,6 +56,28 @@ def test_an_undecodable_payload_between_valid_messages_strands_none_of_them(
     assert workers.running["a"].process.poll() is None  # the worker is still up
 
 
+@pytest.mark.rabbitmq
+def test_an_undecodable_body_on_rabbitmq_is_dead_lettered_and_recorded(workers: Workers):
+    broker: Any = dramatiq.get_broker()
+    before = enqueue(slow_effect, "valid-before", 0.0)  # declares the queue
+    broker.channel.basic_publish(exchange="", routing_key=QUEUE, body=b"\x80 this is not JSON {")
+    after = enqueue(slow_effect, "valid-after", 0.0)
+
+    workers.start("a")
+    wait_for(
+        lambda: Job.objects.filter(pk__in=[before.id, after.id], status="succeeded").count() == 2,
+        30,
+        workers.logs,
+    )
+    poison = wait_for(lambda: Job.objects.filter(actor_name=UNDECODABLE_ACTOR).first(), 10)
+    assert poison.status == JobStatus.FAILED
+    assert f"dead-letter queue {QUEUE}.XQ" in poison.last_error
+    _waiting, _delayed, dead = wait_for(
+        lambda: (counts := broker.get_queue_message_counts(QUEUE))[2] and counts, 10
+    )
+    assert dead == 1  # the body itself is kept by RabbitMQ
+
+
 def test_a_message_for_an_unknown_actor_is_recorded_as_failed_with_the_reason(
     workers: Workers, figures: dict[str, Any]
 ):

@@ -6,6 +6,8 @@ from __future__ import annotations
 import threading
 from functools import partial
 
+from dramatiq.errors import BrokerConnectionError
+
 from jobs.worker.acks import Acker
 
 
@@ -73,3 +75,20 @@ def test_a_failing_report_does_not_keep_the_message_from_its_ack():
     acker.hold(broken).then(acked.set)
     assert acked.wait(10)
     acker.stop()
+
+
+def test_an_ack_that_meets_a_connection_error_is_retried_until_it_lands(monkeypatch):
+    monkeypatch.setattr("jobs.worker.acks.RETRY_DELAY", 0.01)
+    acker = Acker()
+    acker.start()
+    attempts: list[int] = []
+
+    def ack() -> None:
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise BrokerConnectionError("Redis is restarting")
+
+    acker.hold(lambda: None).then(ack)
+    acker.join()
+    acker.stop()
+    assert len(attempts) == 3  # Dramatiq's own post_process_message retries the same way
