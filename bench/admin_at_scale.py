@@ -117,7 +117,7 @@ def fill(jobs: int, events: int) -> None:
             f"""
             INSERT INTO jobs_job (
                 id, actor_name, queue_name, args, kwargs, status, attempts, max_retries,
-                created_at, queued_at, started_at, first_started_at, finished_at, duration,
+                enqueued_at, sent_at, started_at, first_started_at, finished_at, duration,
                 last_error, error_type, error_group, worker, worker_id, delivery_id,
                 lost_deliveries, about_type_id, about_id, about_label, sealed_arguments
             )
@@ -154,7 +154,7 @@ def fill(jobs: int, events: int) -> None:
                 f"""
                 INSERT INTO jobs_jobevent (job_id, kind, at, attempt, worker, exception_type,
                                            message, traceback, operator_id)
-                SELECT id, '{kind}', created_at + {index} * interval '10 ms', {min(index, 2)},
+                SELECT id, '{kind}', enqueued_at + {index} * interval '10 ms', {min(index, 2)},
                        worker, '', '', '', NULL
                 FROM jobs_job
                 """  # noqa: S608
@@ -193,7 +193,7 @@ def time_pages(rounds: int, explain: bool) -> None:
     )
     client = Client(HTTP_HOST="127.0.0.1")
     client.force_login(admin)
-    failed = Job.objects.failed().order_by("-created_at").values_list("pk", flat=True).first()
+    failed = Job.objects.failed().order_by("-enqueued_at").values_list("pk", flat=True).first()
     email = Job.objects.filter(about_label__endswith="@example.com").values_list(
         "about_label", flat=True
     )[500]

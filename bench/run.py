@@ -225,7 +225,7 @@ def run(args: argparse.Namespace) -> None:
             profiler.runcall(run_it)
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
     background_writer().stop()  # the "queued" records still on their way
-    unsent = Job.objects.filter(created_at__gte=started).exclude(status=JobStatus.QUEUED).count()
+    unsent = Job.objects.filter(enqueued_at__gte=started).exclude(status=JobStatus.QUEUED).count()
     med = {k: statistics.median(v) for k, v in results.items()}
 
     def ratio(variant: str, reference: str) -> float:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
@@ -16,7 +15,7 @@ from django.utils import timezone
 from jobs import log_context
 from jobs.ledger.bulk_insert import insert_for_each, insert_many, insert_rows
 from jobs.ledger.error_groups import error_group
-from jobs.ledger.redaction import hide_argument_values, seal_arguments
+from jobs.ledger.redaction import seal_arguments
 
 #: Longest error text kept on a job row (the full text stays on the event).
 ERROR_SUMMARY_LENGTH = 500
@@ -160,12 +159,11 @@ def _user(caused_by: Any) -> Any:
 
 
 class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[misc]
-    """Every status transition of the ledger.
+    """Creating jobs: from an enqueue (pending, in the caller's transaction), from a message
+    sent without one, from an undecodable payload; and appending an event.
 
-    Each transition is one conditional UPDATE that cannot move a job backwards (a slow write from
-    one process must not undo a later one from another), plus the event that records it, in one
-    transaction. `attempt` guards the worker-side transitions: only the worker holding the claim
-    for attempt N can finish attempt N.
+    Transitions are in jobs/ledger/transitions.py, staff actions in jobs/ledger/staff_actions.py,
+    the relay's lease in jobs/maintenance/relay.py.
     """
 
     def create_pending(
@@ -195,7 +193,7 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
         elif copy_of is not None:
             job.about_type_id = copy_of.about_type_id
             job.about_id, job.about_label = copy_of.about_id, copy_of.about_label
-        event = JobEvent(job=job, kind=EventKind.ENQUEUED, at=job.created_at)
+        event = JobEvent(job=job, kind=EventKind.ENQUEUED, at=job.enqueued_at)
         if copy_of is not None:
             event.operator = user
             event.message = f"Copy of job {copy_of.pk}, run again by {user or 'an operator'}."
@@ -230,7 +228,7 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
                 parent="job",
                 parent_ids=[job.id for job in jobs],
                 values={"kind": EventKind.ENQUEUED},
-                from_parent={"at": "created_at"},
+                from_parent={"at": "enqueued_at"},
             )
         for job in jobs:
             job._state.adding = False
@@ -261,17 +259,6 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
         )
         return job
 
-    def lease_for_relay(self, job_id: uuid.UUID, *, seconds: float) -> bool:
-        """Reserve a pending job for one relay: a single conditional UPDATE, no lock held after.
-
-        The lease expires by itself, so a relay that dies mid-send delays the job, never loses it.
-        """
-        until = timezone.now() + dt.timedelta(seconds=seconds)
-        return bool(self.relayable().filter(pk=job_id).update(relay_lease_until=until))
-
-    def release_relay_lease(self, job_id: uuid.UUID) -> None:
-        self.filter(pk=job_id, status=JobStatus.PENDING).update(relay_lease_until=None)
-
     def create_from_message(
         self,
         *,
@@ -298,7 +285,7 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
                     sealed_arguments=stored.sealed,
                     max_retries=max_retries,
                     status=JobStatus.QUEUED,
-                    queued_at=now,
+                    sent_at=now,
                     next_eta=eta,
                 )
                 JobEvent.objects.create(
@@ -310,162 +297,6 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
                 )
         except IntegrityError:
             return False
-        return True
-
-    def reclaim_after_worker_lost(
-        self, job_id: uuid.UUID, *, retries: int, worker: str, worker_id: str, delivery_id: str
-    ) -> tuple[int, dt.datetime] | None:
-        """Re-run an attempt whose worker died, if this is the broker redelivering it.
-
-        A redelivery carries the same broker delivery id as the running attempt; the broker only
-        sends it again once that worker's heartbeat has expired. After MAX_LOST_DELIVERIES losses
-        the job is failed instead. Returns (attempt, started_at) to re-run, or None.
-        """
-        if not delivery_id:
-            return None
-        now = timezone.now()
-        attempt = retries + 1
-        with transaction.atomic():
-            lost = (
-                self.select_for_update()
-                .filter(
-                    pk=job_id,
-                    status=JobStatus.RUNNING,
-                    attempts=attempt,
-                    delivery_id=delivery_id,
-                )
-                .first()
-            )
-            if lost is None:
-                return None
-            losses = lost.lost_deliveries + 1
-            JobEvent.objects.create(
-                job_id=job_id,
-                kind=EventKind.WORKER_LOST,
-                at=now,
-                attempt=attempt,
-                worker=lost.worker,
-                message=(
-                    f"Worker {lost.worker} stopped during attempt {attempt} "
-                    f"(loss {losses} of at most {MAX_LOST_DELIVERIES})."
-                ),
-            )
-            if losses >= MAX_LOST_DELIVERIES:
-                reason = (
-                    f"The job's worker was lost {losses} times: it probably kills its worker "
-                    "(out of memory, a crash); not running it again."
-                )
-                self._fail(
-                    self.filter(pk=job_id),
-                    job_id,
-                    reason,
-                    error_type=WORKER_LOST_ERROR,
-                    attempt=attempt,
-                    lost_deliveries=losses,
-                )
-                return None
-            self.filter(pk=job_id).update(
-                lost_deliveries=losses, started_at=now, worker=worker, worker_id=worker_id
-            )
-            JobEvent.objects.create(
-                job_id=job_id, kind=EventKind.STARTED, at=now, attempt=attempt, worker=worker
-            )
-        return attempt, now
-
-    def mark_attempt_failed(
-        self,
-        job_id: uuid.UUID,
-        *,
-        attempt: int,
-        started_at: dt.datetime,
-        worker: str,
-        exception_type: str,
-        message: str,
-        traceback: str,
-        final: bool,
-        eta: dt.datetime | None = None,
-        arguments: tuple[Any, Any] = ((), {}),
-    ) -> bool:
-        """Record a failed attempt: `retrying` with its eta, or `failed` when `final`.
-
-        The event is written even if the status update is refused (the next attempt may already
-        have claimed the job): the error of every attempt is kept. `arguments` (the message's
-        args and kwargs) are kept out of the error group, which every staff member sees.
-        """
-        now = timezone.now()
-        grouped = hide_argument_values(message, *arguments)
-        error = {
-            "last_error": f"{exception_type}: {message}"[:ERROR_SUMMARY_LENGTH],
-            "error_type": exception_type[:255],
-            "error_group": error_group(exception_type, grouped),
-        }
-        with transaction.atomic():
-            if final:
-                moved = self._running_attempt(job_id, attempt).update(
-                    status=JobStatus.FAILED,
-                    finished_at=now,
-                    duration=now - started_at,
-                    next_eta=None,
-                    **error,
-                )
-            else:
-                moved = self._running_attempt(job_id, attempt).update(
-                    status=JobStatus.RETRYING, next_eta=eta, **error
-                )
-            JobEvent.objects.create(
-                job_id=job_id,
-                kind=EventKind.FAILED if final else EventKind.ATTEMPT_FAILED,
-                at=now,
-                attempt=attempt,
-                worker=worker,
-                exception_type=exception_type,
-                message=message,
-                traceback=traceback,
-                eta=None if final else eta,
-            )
-        return bool(moved)
-
-    def mark_skipped(self, job_id: uuid.UUID, *, attempt: int, worker: str, reason: str) -> bool:
-        """A claimed attempt did not run (another middleware skipped it, e.g. its age limit)."""
-        now = timezone.now()
-        with transaction.atomic():
-            moved = self._running_attempt(job_id, attempt).update(
-                status=JobStatus.SKIPPED, finished_at=now
-            )
-            JobEvent.objects.create(
-                job_id=job_id,
-                kind=EventKind.SKIPPED,
-                at=now,
-                attempt=attempt,
-                worker=worker,
-                message=reason,
-            )
-        return bool(moved)
-
-    def mark_failed_unrunnable(self, job_id: uuid.UUID, *, reason: str) -> bool:
-        """A job the broker dead-lettered without running it (e.g. its actor no longer exists)."""
-        with transaction.atomic():
-            return self._fail(
-                self.filter(pk=job_id, status__in=JobStatus.waiting()),
-                job_id,
-                reason,
-                error_type="ActorNotFound",
-            )
-
-    def mark_lost(self, job_id: uuid.UUID, *, attempt: int, reason: str) -> bool:
-        """A running attempt whose worker and message are both gone: failed, outcome unknown."""
-        with transaction.atomic():
-            if not self._fail(
-                self._running_attempt(job_id, attempt),
-                job_id,
-                reason,
-                error_type=WORKER_LOST_ERROR,
-                attempt=attempt,
-            ):
-                return False
-            JobEvent.objects.create(
-                job_id=job_id, kind=EventKind.WORKER_LOST, attempt=attempt, message=reason
-            )
         return True
 
     def create_undecodable(
@@ -498,130 +329,6 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
         """Append an event without changing the job (e.g. a refused delivery)."""
         JobEvent.objects.create(job_id=job_id, kind=kind, **fields)
 
-    # --- operator actions (staff, from the admin): one transaction per batch of ids ---------
-
-    def retry_failed(self, ids: Iterable[uuid.UUID], *, operator: Any) -> list[Job]:
-        """Failed jobs among `ids` go back to `pending` for a new attempt series (attempts
-        counted from one again, history kept). Returns the jobs moved; the caller sends them
-        (or the relay does, if the broker is down)."""
-        now = timezone.now()
-        with transaction.atomic():
-            # Row locks: a concurrent transition waits instead of racing this one.
-            jobs = list(
-                self.select_for_update()
-                .filter(pk__in=ids)
-                .retryable()
-                .exclude(actor_name=UNDECODABLE_ACTOR)
-            )
-            self.filter(pk__in=[job.pk for job in jobs]).update(
-                status=JobStatus.PENDING,
-                attempts=0,
-                lost_deliveries=0,
-                finished_at=None,
-                next_eta=None,
-                duration=None,
-                # Reserved for the caller's send, like a fresh job's grace period; the relay
-                # takes over if that send fails.
-                relay_lease_until=now + dt.timedelta(seconds=settings.RELAY_GRACE_SECONDS),
-            )
-            JobEvent.objects.bulk_create(
-                JobEvent(
-                    job_id=job.pk,
-                    kind=EventKind.RETRIED,
-                    at=now,
-                    operator=operator,
-                    message=(
-                        f"Retried by {operator} after {job.attempts} attempt(s): "
-                        "attempts count from one again."
-                    ),
-                )
-                for job in jobs
-            )
-        return jobs
-
-    def cancel(self, ids: Iterable[uuid.UUID], *, operator: Any) -> int:
-        """Cancel the waiting jobs among `ids`; a worker that receives one skips it."""
-        now = timezone.now()
-        with transaction.atomic():
-            cancelled = list(
-                self.select_for_update()
-                .filter(pk__in=ids)
-                .cancellable()
-                .values_list("pk", "status")
-            )
-            self.filter(pk__in=[pk for pk, _ in cancelled]).update(
-                status=JobStatus.CANCELLED, finished_at=now, next_eta=None, relay_lease_until=None
-            )
-            JobEvent.objects.bulk_create(
-                JobEvent(
-                    job_id=pk,
-                    kind=EventKind.CANCELLED,
-                    at=now,
-                    operator=operator,
-                    message=f"Cancelled by {operator} while {status}.",
-                )
-                for pk, status in cancelled
-            )
-        return len(cancelled)
-
-    def delete_finished(self, ids: Iterable[uuid.UUID]) -> list[Job]:
-        """Delete the finished jobs among `ids` with their events; returns the deleted jobs."""
-        with transaction.atomic():
-            jobs = list(
-                self.select_for_update()
-                .filter(pk__in=ids, status__in=JobStatus.final())
-                .only("id", "actor_name")
-            )
-            pks = [job.pk for job in jobs]
-            JobEvent.objects.filter(job_id__in=pks).delete()
-            self.filter(pk__in=pks).delete()
-        return jobs
-
-    def record_copied(self, original: Job, copy: Job, *, operator: Any) -> None:
-        JobEvent.objects.create(
-            job=original,
-            kind=EventKind.COPIED,
-            operator=operator,
-            message=f"Run again as new job {copy.pk} by {operator}.",
-        )
-
-    def _fail(
-        self,
-        jobs: JobQuerySet,
-        job_id: uuid.UUID,
-        reason: str,
-        *,
-        error_type: str,
-        attempt: int = 0,
-        **fields: Any,
-    ) -> bool:
-        """Fail the job if `jobs` (its allowed current states) still matches; record why.
-
-        For failures decided outside an attempt (lost worker, unknown actor, dead letter);
-        `error_type` names the cause for error grouping. Callers hold the transaction.
-        """
-        moved = jobs.update(
-            status=JobStatus.FAILED,
-            finished_at=timezone.now(),
-            last_error=reason[:ERROR_SUMMARY_LENGTH],
-            error_type=error_type,
-            error_group=error_group(error_type, reason),
-            **fields,
-        )
-        if moved:
-            JobEvent.objects.create(
-                job_id=job_id,
-                kind=EventKind.FAILED,
-                attempt=attempt,
-                exception_type=error_type,
-                message=reason,
-            )
-        return bool(moved)
-
-    def _running_attempt(self, job_id: uuid.UUID, attempt: int) -> JobQuerySet:
-        running: JobQuerySet = self.filter(pk=job_id, status=JobStatus.RUNNING, attempts=attempt)
-        return running
-
 
 class Job(models.Model):
     """One background job, from the request that caused it to its final state.
@@ -637,8 +344,8 @@ class Job(models.Model):
     status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     max_retries = models.PositiveIntegerField(null=True, blank=True)
-    created_at = models.DateTimeField("enqueued at", default=timezone.now)
-    queued_at = models.DateTimeField("sent at", null=True, blank=True)
+    enqueued_at = models.DateTimeField("enqueued at", default=timezone.now)
+    sent_at = models.DateTimeField("sent at", null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     next_eta = models.DateTimeField("next attempt at", null=True, blank=True)
@@ -658,7 +365,7 @@ class Job(models.Model):
     # Type and normalized message of the latest error: failures are grouped by it.
     error_type = models.CharField(max_length=255, blank=True)
     error_group = models.CharField(max_length=255, blank=True)
-    # When the first attempt started: wait time is first_started_at - created_at.
+    # When the first attempt started: wait time is first_started_at - enqueued_at.
     first_started_at = models.DateTimeField(null=True, blank=True)
     # The real values of secret arguments, encrypted (jobs/ledger/redaction.py); never displayed.
     sealed_arguments = models.TextField(blank=True, editable=False)
@@ -690,12 +397,12 @@ class Job(models.Model):
     objects = JobManager()
 
     class Meta:
-        ordering = ["-created_at"]
+        ordering = ["-enqueued_at"]
         indexes = [
-            models.Index(fields=["status", "-created_at"], name="job_status_created"),
-            models.Index(fields=["actor_name", "-created_at"], name="job_actor_created"),
-            models.Index(fields=["queue_name", "-created_at"], name="job_queue_created"),
-            models.Index(fields=["-created_at"], name="job_created"),
+            models.Index(fields=["status", "-enqueued_at"], name="job_status_enqueued"),
+            models.Index(fields=["actor_name", "-enqueued_at"], name="job_actor_enqueued"),
+            models.Index(fields=["queue_name", "-enqueued_at"], name="job_queue_enqueued"),
+            models.Index(fields=["-enqueued_at"], name="job_enqueued"),
             models.Index(fields=["about_type", "about_id"], name="job_about"),
             models.Index(fields=["about_label"], name="job_about_label"),
             # Staff paste a request id from a log line into the search box.
@@ -714,16 +421,16 @@ class Job(models.Model):
             ),
             # Failed jobs pile up over the retention period (200,000 at 10,000,000 jobs): the
             # list filtered to failed + one actor or queue would read every one of them through
-            # job_status_created. Partial, so a job that succeeds never writes to them.
+            # job_status_enqueued. Partial, so a job that succeeds never writes to them.
             models.Index(
-                fields=["actor_name", "-created_at"],
+                fields=["actor_name", "-enqueued_at"],
                 condition=models.Q(status=JobStatus.FAILED),
-                name="job_failed_actor_created",
+                name="job_failed_actor_enqueued",
             ),
             models.Index(
-                fields=["queue_name", "-created_at"],
+                fields=["queue_name", "-enqueued_at"],
                 condition=models.Q(status=JobStatus.FAILED),
-                name="job_failed_queue_created",
+                name="job_failed_queue_enqueued",
             ),
         ]
         permissions = [

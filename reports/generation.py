@@ -67,7 +67,7 @@ def job_activity_rows(month: Month, progress: Progress) -> Iterator[Row]:
         start, end = day_bounds(day)
         counts: dict[tuple[str, str], int] = defaultdict(int)
         durations: dict[tuple[str, str], list[float]] = defaultdict(list)
-        jobs = Job.objects.filter(created_at__gte=start, created_at__lt=end)
+        jobs = Job.objects.filter(enqueued_at__gte=start, enqueued_at__lt=end)
         for actor, status, duration in jobs.values_list(
             "actor_name", "status", "duration"
         ).iterator():

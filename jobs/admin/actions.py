@@ -227,7 +227,7 @@ class JobActionsMixin:
             self._report(request, action, outcome, 0 if outcome.done else 1)
             target = job.pk
             if action is RUN_AGAIN and outcome.done:
-                target = job.copies.order_by("-created_at").values_list("pk", flat=True)[0]
+                target = job.copies.order_by("-enqueued_at").values_list("pk", flat=True)[0]
             return HttpResponseRedirect(
                 reverse(f"{model_admin.admin_site.name}:jobs_job_change", args=[target])
             )

@@ -21,6 +21,7 @@ from dramatiq.errors import ActorNotFound
 from redis.exceptions import RedisError
 
 from jobs.brokers.state import forget_dead_letter
+from jobs.ledger import staff_actions
 from jobs.ledger.redaction import SealError, open_arguments
 from jobs.maintenance.relay import message_for
 from jobs.models import Job
@@ -69,7 +70,7 @@ def retry(jobs: QuerySet[Job], *, operator: Any) -> Outcome:
         except RedisError as error:
             outcome.add_problem(f"Broker unreachable, retry stopped: {error}")
             break
-        moved = Job.objects.retry_failed(ids, operator=operator)
+        moved = staff_actions.retry_failed(ids, operator=operator)
         outcome.done += len(moved)
         outcome.skipped += len(ids) - len(moved)
         _send(moved, outcome, note=f"Sent after a retry by {operator}.")
@@ -95,7 +96,7 @@ def run_again(jobs: QuerySet[Job], *, operator: Any) -> Outcome:
                     outcome.skipped += 1
                     continue
                 copy, _ = record_pending(actor, args, kwargs, caused_by=operator, copy_of=job)
-                Job.objects.record_copied(job, copy, operator=operator)
+                staff_actions.record_copied(job, copy, operator=operator)
                 copies.append(copy)
         outcome.done += len(copies)
         _send(copies, outcome, note=f"Run again by {operator}.")
@@ -120,7 +121,7 @@ def _send(jobs: list[Job], outcome: Outcome, *, note: str) -> None:
 
 def cancel(jobs: QuerySet[Job], *, operator: Any) -> Outcome:
     """Waiting jobs (pending, queued, retrying) become cancelled; workers skip them."""
-    return _each_batch(jobs, lambda ids: Job.objects.cancel(ids, operator=operator))
+    return _each_batch(jobs, lambda ids: staff_actions.cancel(ids, operator=operator))
 
 
 def delete(jobs: QuerySet[Job], *, on_deleted: Callable[[list[Job]], None]) -> Outcome:
@@ -128,7 +129,7 @@ def delete(jobs: QuerySet[Job], *, on_deleted: Callable[[list[Job]], None]) -> O
 
     def delete_batch(ids: list[uuid.UUID]) -> int:
         with transaction.atomic():  # the log entries commit with the deletion, or neither does
-            deleted = Job.objects.delete_finished(ids)
+            deleted = staff_actions.delete_finished(ids)
             on_deleted(deleted)
         return len(deleted)
 

@@ -183,12 +183,12 @@ def stuck_jobs(now: dt.datetime, alive: set[str], broker_known: bool) -> list[Nu
         _number(
             "Pending past the relay's grace (not reaching the broker)",
             status__exact=JobStatus.PENDING,
-            created_at__lt=grace,
+            enqueued_at__lt=grace,
         ),
         _number(
             f"Queued for over {OVERDUE.seconds // 60} min",
             status__exact=JobStatus.QUEUED,
-            queued_at__lt=overdue,
+            sent_at__lt=overdue,
         ),
         _number(
             f"Retry overdue by over {OVERDUE.seconds // 60} min",
@@ -295,7 +295,7 @@ def actor_stats(now: dt.datetime) -> list[ActorStats]:
         finished_at__gte=since, status__in=[JobStatus.SUCCEEDED, JobStatus.FAILED]
     )
     stats = {name: ActorStats(name) for name in sorted(dramatiq.get_broker().actors)}
-    wait = ExpressionWrapper(F("first_started_at") - F("created_at"), DurationField())
+    wait = ExpressionWrapper(F("first_started_at") - F("enqueued_at"), DurationField())
     in_database = connection.vendor == "postgresql"
     percentiles = (
         {
@@ -340,7 +340,7 @@ def actor_stats(now: dt.datetime) -> list[ActorStats]:
             entry.last_success = (
                 Job.objects.succeeded()
                 .for_actor(entry.name)
-                .order_by("-created_at")
+                .order_by("-enqueued_at")
                 .values_list("finished_at", flat=True)
                 .first()
             )

@@ -145,9 +145,9 @@ class JobsAboutInline(ReadOnlyInlineMixin, GenericTabularInline):
     ct_field = "about_type"
     ct_fk_field = "about_id"
     verbose_name_plural = "Jobs"
-    fields = ("job", "status_display", "actor_name", "attempts", "created_at", "error")
+    fields = ("job", "status_display", "actor_name", "attempts", "enqueued_at", "error")
     readonly_fields = fields
-    ordering = ("-created_at",)
+    ordering = ("-enqueued_at",)
 
     def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
         viewer.set(request)
@@ -175,13 +175,13 @@ class JobAdmin(JobActionsMixin, admin.ModelAdmin[Job]):
         "actor_name",
         "queue_name",
         "attempts_display",
-        "created_at",
+        "enqueued_at",
         "duration_display",
         "about_display",
         "error_display",
     )
     list_display_links = ("short_id",)
-    list_filter = ("status", ActorFilter, QueueFilter, "created_at")
+    list_filter = ("status", ActorFilter, QueueFilter, "enqueued_at")
     list_select_related = ("about_type",)
     search_fields = ("actor_name", "about_label")
     search_help_text = (
@@ -218,8 +218,8 @@ class JobAdmin(JobActionsMixin, admin.ModelAdmin[Job]):
             "Timing",
             {
                 "fields": (
-                    "created_at",
-                    "queued_at",
+                    "enqueued_at",
+                    "sent_at",
                     "started_at",
                     "finished_at",
                     "next_eta",
@@ -355,7 +355,7 @@ class JobAdmin(JobActionsMixin, admin.ModelAdmin[Job]):
 
     @admin.display(description="copies")
     def copies_display(self, job: Job) -> str:
-        copies = list(job.copies.order_by("created_at").values_list("pk", flat=True)[:20])
+        copies = list(job.copies.order_by("enqueued_at").values_list("pk", flat=True)[:20])
         if not copies:
             return "—"
         return format_html_join(

@@ -236,7 +236,7 @@ def _sql(which: str, rows: str, *, postgres: bool) -> _Sql:
         values=f"q (id, at, eta, kind, note) AS {rows}",
         update=f"""
             UPDATE {table} SET
-                status = %s, queued_at = q.at, next_eta = q.eta, relay_lease_until = NULL
+                status = %s, sent_at = q.at, next_eta = q.eta, relay_lease_until = NULL
             FROM q
             WHERE {table}.id = q.id{probe("q")} AND ({table}.status || '') = %s
             RETURNING {table}.id

@@ -23,7 +23,7 @@ HOURS_PER_CHECK = 24 * 7
 #: Histogram upper bounds in seconds, for run time and wait time (Prometheus `le`).
 BUCKETS = (0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0)
 
-WAIT = ExpressionWrapper(F("first_started_at") - F("created_at"), output_field=DurationOutput())
+WAIT = ExpressionWrapper(F("first_started_at") - F("enqueued_at"), output_field=DurationOutput())
 COUNTERS = ("enqueued", "succeeded", "retried", "failed", "attempts", "run_seconds", "wait_seconds")
 
 
@@ -64,14 +64,14 @@ def roll_up(now: dt.datetime | None = None) -> int:
 
 
 def _first_hour() -> dt.datetime | None:
-    first = Job.objects.aggregate(first=Min("created_at"))["first"]
+    first = Job.objects.aggregate(first=Min("enqueued_at"))["first"]
     return truncate_hour(first) if first else None
 
 
 def count_hour(start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
     """Counts per (actor, queue) of the jobs created or finished in [start, end)."""
     rows: dict[tuple[str, str], dict[str, Any]] = {}
-    for row in _by_actor(Job.objects.filter(created_at__gte=start, created_at__lt=end)).annotate(
+    for row in _by_actor(Job.objects.filter(enqueued_at__gte=start, enqueued_at__lt=end)).annotate(
         enqueued=Count("id")
     ):
         rows[(row["actor_name"], row["queue_name"])] = {"enqueued": row["enqueued"]}
@@ -108,7 +108,7 @@ def _finished_aggregates() -> dict[str, Any]:
         limit = dt.timedelta(seconds=bound)
         aggregates[f"run_le_{i}"] = Count("id", filter=Q(duration__lte=limit))
         aggregates[f"wait_le_{i}"] = Count(
-            "id", filter=Q(first_started_at__lte=F("created_at") + limit)
+            "id", filter=Q(first_started_at__lte=F("enqueued_at") + limit)
         )
     return aggregates
 

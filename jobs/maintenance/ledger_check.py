@@ -26,6 +26,7 @@ from django.utils import timezone
 from dramatiq import Message
 
 from jobs.brokers.redis import RedisBroker
+from jobs.ledger import transitions
 from jobs.ledger.redaction import SealError
 from jobs.maintenance.relay import message_for, send_pending_jobs
 from jobs.models import EventKind, Job, JobStatus
@@ -88,7 +89,7 @@ def check_ledger(*, repair: bool) -> list[Finding]:
     )
     overdue = list(
         Job.objects.filter(status=JobStatus.RETRYING, next_eta__lt=now - OVERDUE)
-        | Job.objects.filter(status=JobStatus.QUEUED, queued_at__lt=now - OVERDUE)
+        | Job.objects.filter(status=JobStatus.QUEUED, sent_at__lt=now - OVERDUE)
     )
     in_redis = broker_messages(broker, dead_only=not (orphans or overdue))
     findings = [
@@ -101,7 +102,7 @@ def check_ledger(*, repair: bool) -> list[Finding]:
 
 def _pending_past_grace(now: dt.datetime, repair: bool) -> list[Finding]:
     grace = dt.timedelta(seconds=settings.RELAY_GRACE_SECONDS)
-    unsent = Job.objects.pending().filter(created_at__lt=now - grace).count()
+    unsent = Job.objects.pending().filter(enqueued_at__lt=now - grace).count()
     if not unsent:
         return []
     sent = send_pending_jobs(older_than=grace) if repair else 0
@@ -122,7 +123,7 @@ def _running_without_worker(
             "holds its message: whether it finished is unknown. Check its effects, then retry."
         )
         if repair:
-            Job.objects.mark_lost(job.id, attempt=job.attempts, reason=reason)
+            transitions.mark_lost(job.id, attempt=job.attempts, reason=reason)
         yield Finding(
             job.id, problem + "; message gone", "marked failed" if repair else "mark failed"
         )
@@ -160,7 +161,7 @@ def _dead_lettered_but_unfinished(in_redis: dict[str, str], repair: bool) -> Ite
     for job in Job.objects.unfinished().filter(pk__in=dead).exclude(status=JobStatus.RUNNING):
         reason = "Its message is in the dead-letter queue: no worker will run it."
         if repair:
-            Job.objects.mark_failed_unrunnable(job.id, reason=reason)
+            transitions.mark_failed_unrunnable(job.id, reason=reason)
         yield Finding(
             job.id, f"{job.status}, but dead-lettered", "marked failed" if repair else "mark failed"
         )

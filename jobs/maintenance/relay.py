@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import uuid
 
 import dramatiq
 from django.utils import timezone
@@ -17,7 +18,7 @@ from dramatiq import Message
 
 from jobs.ledger.messages import RECORDED_OPTION
 from jobs.ledger.redaction import SealError, open_arguments
-from jobs.models import EventKind, Job
+from jobs.models import EventKind, Job, JobStatus
 from jobs.outbox import send
 
 logger = logging.getLogger(__name__)
@@ -56,16 +57,16 @@ def send_pending_jobs(*, older_than: dt.timedelta = DEFAULT_GRACE, limit: int = 
     broker = dramatiq.get_broker()
     cutoff = timezone.now() - older_than
     candidates = (
-        Job.objects.relayable().filter(created_at__lt=cutoff).order_by("created_at")[:limit]
+        Job.objects.relayable().filter(enqueued_at__lt=cutoff).order_by("enqueued_at")[:limit]
     )
     sent = 0
     for job in candidates:
         if job.actor_name not in broker.actors:
             logger.error("Pending job %s names unknown actor %r; not sent.", job.id, job.actor_name)
             continue
-        if not Job.objects.lease_for_relay(job.id, seconds=LEASE_SECONDS):
+        if not lease_for_relay(job.id, seconds=LEASE_SECONDS):
             continue  # another relay has it, or it was sent meanwhile
-        waited = (timezone.now() - job.created_at).total_seconds()
+        waited = (timezone.now() - job.enqueued_at).total_seconds()
         note = (
             f"Pending for {waited:.1f} s (its send at commit failed or never ran); "
             f"sent by the relay in process {os.getpid()}."
@@ -76,9 +77,22 @@ def send_pending_jobs(*, older_than: dt.timedelta = DEFAULT_GRACE, limit: int = 
             logger.exception("Pending job %s cannot be sent.", job.id)
             continue
         if not send(message, kind=EventKind.RESENT, note=note):
-            Job.objects.release_relay_lease(job.id)
+            release_relay_lease(job.id)
             break
         sent += 1
     if sent:
         logger.info("Relay sent %d pending job(s).", sent)
     return sent
+
+
+def lease_for_relay(job_id: uuid.UUID, *, seconds: float) -> bool:
+    """Reserve a pending job for one relay: a single conditional UPDATE, no lock held after.
+
+    The lease expires by itself, so a relay that dies mid-send delays the job, never loses it.
+    """
+    until = timezone.now() + dt.timedelta(seconds=seconds)
+    return bool(Job.objects.relayable().filter(pk=job_id).update(relay_lease_until=until))
+
+
+def release_relay_lease(job_id: uuid.UUID) -> None:
+    Job.objects.filter(pk=job_id, status=JobStatus.PENDING).update(relay_lease_until=None)

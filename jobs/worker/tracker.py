@@ -25,7 +25,6 @@ from dramatiq.broker import MessageProxy
 from dramatiq.errors import ActorNotFound
 from dramatiq.middleware import Middleware, MiddlewareError, SkipMessage
 
-from jobs.brokers.held_acks import HoldsAcks
 from jobs.brokers.identity import broker_id
 from jobs.ledger import transitions
 from jobs.ledger.messages import (
@@ -44,10 +43,9 @@ from jobs.ledger.retries import (
     SENT_WRITE_BUDGET,
     write_with_retries,
 )
-from jobs.ledger.writer import LedgerWriter, WriterStoppedError
 from jobs.log_context import job_context
 from jobs.models import EventKind, Job, JobStatus
-from jobs.worker.acks import Acker
+from jobs.worker.process import WorkerLedger
 
 logger = logging.getLogger(__name__)
 
@@ -84,13 +82,8 @@ class JobTracker(Middleware):
 
     def __init__(self) -> None:
         self._local = threading.local()
-        #: Group-commits the claims and successes of this worker process (jobs/ledger/writer.py);
-        #: None outside a worker (the web process) or after shutdown: writes go directly.
-        self._writer: LedgerWriter | None = None
-        #: Acks messages once their success is written (jobs/worker/acks.py); None where the
-        #: broker cannot hold acks: worker threads wait for their successes themselves.
-        self._acker: Acker | None = None
-        self._holding_broker: HoldsAcks | None = None
+        #: This worker process's writer and acker threads (jobs/worker/process.py).
+        self.process = WorkerLedger(defer_acks=self.defer_acks)
 
     # --- enqueue side (web process, or a worker sending follow-up jobs) -------------------
 
@@ -159,7 +152,7 @@ class JobTracker(Middleware):
             first claim ran. A bare `actor.send()` records its row in the sender's
             after_enqueue, which may land just after that claim: whoever inserted it (the
             sender, or this thread now), the claim is tried again on the row."""
-            won = Job.objects.reclaim_after_worker_lost(job_id, **identity)
+            won = transitions.reclaim_after_worker_lost(job_id, **identity)
             if won is None:
                 if not Job.objects.filter(pk=job_id).exists():
                     self._create_from_message(broker, message)
@@ -167,7 +160,7 @@ class JobTracker(Middleware):
             return won
 
         try:
-            won = self._write(
+            won = self.process.write(
                 lambda writer: writer.claim(
                     ClaimRequest(job_id, retries, worker, delivery), budget=CLAIM_WRITE_BUDGET
                 ),
@@ -221,7 +214,7 @@ class JobTracker(Middleware):
         self._finish(
             "skipped",
             lambda: write_with_retries(
-                lambda: Job.objects.mark_skipped(
+                lambda: transitions.mark_skipped(
                     claim.job_id,
                     attempt=claim.attempt,
                     worker=claim.worker,
@@ -262,11 +255,16 @@ class JobTracker(Middleware):
                 worker=claim.worker,
                 result=result if _is_small_json(result) else None,
             )
-            if self._hold_ack_for(message, success, claim):
+            if self.process.hold_ack_for_success(
+                message,
+                success,
+                lambda moved: self._finish("succeeded", moved, claim),
+                budget=OUTCOME_WRITE_BUDGET,
+            ):
                 return
             self._finish(
                 "succeeded",
-                lambda: self._write(
+                lambda: self.process.write(
                     lambda writer: writer.succeeded(success, budget=OUTCOME_WRITE_BUDGET),
                     lambda: transitions.mark_succeeded(
                         success.job_id,
@@ -287,7 +285,7 @@ class JobTracker(Middleware):
         self._finish(
             what,
             lambda: write_with_retries(
-                lambda: Job.objects.mark_attempt_failed(
+                lambda: transitions.mark_attempt_failed(
                     claim.job_id,
                     attempt=claim.attempt,
                     started_at=claim.started_at,
@@ -318,71 +316,25 @@ class JobTracker(Middleware):
         def record() -> None:
             job_id = message_job_id(message)
             self._create_from_message(broker, message)  # no-op if the job is already recorded
-            Job.objects.mark_failed_unrunnable(job_id, reason=reason)
+            transitions.mark_failed_unrunnable(job_id, reason=reason)
 
         try:
             write_with_retries(record, "unrunnable", budget=OUTCOME_WRITE_BUDGET)
         except DatabaseError:
             logger.critical("LEDGER WRITE LOST: %s (job %s)", reason, message.message_id)
 
-    def _hold_ack_for(self, message: MessageProxy, success: SuccessRequest, claim: Claim) -> bool:
-        """Hand the success to the writer without waiting for it: the message's ack waits
-        instead (jobs/worker/acks.py). False where the broker cannot hold acks, or the writer
-        has stopped: the caller writes and waits itself."""
-        writer, acker, broker = self._writer, self._acker, self._holding_broker
-        if writer is None or acker is None or broker is None:
-            return False
-        try:
-            moved = writer.succeeded_later(success, budget=OUTCOME_WRITE_BUDGET)
-        except WriterStoppedError:
-            return False
-        broker.hold_ack(message, acker.hold(lambda: self._finish("succeeded", moved, claim)))
-        return True
-
     # --- the process's ledger writer and acker -------------------------------------------
 
     def before_worker_boot(self, broker: Broker, worker: Any) -> None:
-        """Before the worker threads start, so that all their claims go through the writer."""
-        if self._writer is None:
-            self._writer = LedgerWriter(worker_id=broker_id(broker))
-            self._writer.start()
-        if self._acker is None and self.defer_acks and isinstance(broker, HoldsAcks):
-            self._holding_broker = broker
-            self._acker = Acker()
-            self._acker.start()
+        self.process.start(broker)
 
     def join_acks(self) -> None:
         """Wait for the acks held for the ledger: call after `Worker.join()` (tests, commands
         that run a worker in-process), which does not wait for them."""
-        if self._acker is not None:
-            self._acker.join()
+        self.process.join_acks()
 
     def after_worker_shutdown(self, broker: Broker, worker: Any) -> None:
-        """After the worker threads finished (or timed out): ack what waits for the writer,
-        then write what they handed over."""
-        acker, self._acker = self._acker, None
-        if acker is not None:
-            acker.stop(timeout=OUTCOME_WRITE_BUDGET + 10)
-        writer, self._writer = self._writer, None
-        if writer is not None:
-            writer.stop()
-
-    def _write(
-        self,
-        through_writer: Callable[[LedgerWriter], T],
-        directly: Callable[[], T],
-        what: str,
-        *,
-        budget: float,
-    ) -> T:
-        """A hot-path write through the process's writer, or directly without one."""
-        writer = self._writer
-        if writer is not None:
-            try:
-                return through_writer(writer)
-            except WriterStoppedError:
-                pass  # shutting down: this thread outlived the worker's stop timeout
-        return write_with_retries(directly, what, budget=budget)
+        self.process.stop(ack_timeout=OUTCOME_WRITE_BUDGET + 10)
 
     # --- connection lifecycle (what django-dramatiq's DbConnectionsMiddleware did at shutdown) --
 

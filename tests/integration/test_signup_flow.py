@@ -125,7 +125,7 @@ def test_a_password_reset_is_a_ledger_job_whose_result_says_whether_it_mailed(
         response = Client().post("/accounts/password_reset/", {"email": email})
         assert response.status_code == 302  # the same "check your inbox" for both
 
-    jobs = Job.objects.filter(actor_name="send_password_reset_email").order_by("created_at")
+    jobs = Job.objects.filter(actor_name="send_password_reset_email").order_by("enqueued_at")
     known, unknown = (wait_until_final(job.pk, worker) for job in jobs)
 
     assert (known.status, known.result) == (JobStatus.SUCCEEDED, True)

@@ -43,7 +43,7 @@ def make(status: JobStatus, *, actor: str = "flaky", ago: float = 30, **fields) 
     values = {"status": status, "attempts": 1, **fields}
     if status in JobStatus.final():
         values.setdefault("finished_at", finished)
-        values.setdefault("created_at", finished - dt.timedelta(seconds=5))
+        values.setdefault("enqueued_at", finished - dt.timedelta(seconds=5))
         values.setdefault("first_started_at", finished - dt.timedelta(seconds=2))
         values.setdefault("duration", dt.timedelta(seconds=1))
     Job.objects.filter(pk=job.pk).update(**values)
@@ -87,8 +87,8 @@ def test_every_number_links_to_exactly_its_jobs(staff_client: Client):
     failed("order 17 not found", actor="with_secrets")
     failed("order 18 not found")
     failed("disk full", exception="OSError")
-    make(JobStatus.PENDING, created_at=timezone.now() - dt.timedelta(minutes=10))
-    make(JobStatus.QUEUED, queued_at=timezone.now() - dt.timedelta(minutes=10))
+    make(JobStatus.PENDING, enqueued_at=timezone.now() - dt.timedelta(minutes=10))
+    make(JobStatus.QUEUED, sent_at=timezone.now() - dt.timedelta(minutes=10))
 
     snapshot = dashboard.snapshot()
 

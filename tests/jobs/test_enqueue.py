@@ -40,7 +40,7 @@ def test_the_message_is_sent_on_commit_with_the_job_id_as_message_id(
     assert message["args"] == [alice.pk]
     job.refresh_from_db()
     assert job.status == JobStatus.QUEUED
-    assert job.queued_at is not None
+    assert job.sent_at is not None
 
 
 def test_rolled_back_enqueue_leaves_no_row_and_sends_nothing(

@@ -31,7 +31,7 @@ def new_jobs(count: int) -> list[Job]:
             actor_name="noop",
             queue_name="q",
             args=[n, {"nested": "é"}],
-            created_at=start + dt.timedelta(seconds=n),
+            enqueued_at=start + dt.timedelta(seconds=n),
         )
         for n in range(count)
     ]
@@ -39,15 +39,15 @@ def new_jobs(count: int) -> list[Job]:
 
 def test_insert_rows_and_insert_many_write_what_save_would():
     one, *many = new_jobs(4)
-    insert_rows(one, JobEvent(job=one, kind=EventKind.ENQUEUED, at=one.created_at))
+    insert_rows(one, JobEvent(job=one, kind=EventKind.ENQUEUED, at=one.enqueued_at))
     insert_many(many)
 
     for job in [one, *many]:
         stored = Job.objects.get(pk=job.id)
         assert stored.args == job.args
-        assert stored.created_at == job.created_at
+        assert stored.enqueued_at == job.enqueued_at
         assert stored.status == JobStatus.PENDING
-    assert list(one.events.values_list("kind", "at")) == [(EventKind.ENQUEUED, one.created_at)]
+    assert list(one.events.values_list("kind", "at")) == [(EventKind.ENQUEUED, one.enqueued_at)]
 
 
 def test_insert_for_each_writes_one_row_per_parent_with_values_copies_and_defaults(monkeypatch):
@@ -61,7 +61,7 @@ def test_insert_for_each_writes_one_row_per_parent_with_values_copies_and_defaul
         parent="job",
         parent_ids=[job.id for job in jobs],
         values={"kind": EventKind.ENQUEUED},
-        from_parent={"at": "created_at"},
+        from_parent={"at": "enqueued_at"},
     )
     insert_for_each(
         JobEvent,
@@ -72,7 +72,7 @@ def test_insert_for_each_writes_one_row_per_parent_with_values_copies_and_defaul
 
     for n, job in enumerate(jobs):
         events = list(JobEvent.objects.filter(job=job).order_by("id"))
-        assert [(e.kind, e.at) for e in events] == [(EventKind.ENQUEUED, job.created_at)] + (
+        assert [(e.kind, e.at) for e in events] == [(EventKind.ENQUEUED, job.enqueued_at)] + (
             [(EventKind.QUEUED, sent_at)] if n < 3 else []
         )
         for event in events:  # every other field its default

@@ -99,7 +99,7 @@ def test_dead_lettered_message_of_an_unfinished_job_marks_it_failed(job: Job, re
     namespace = dramatiq.get_broker().namespace  # type: ignore[attr-defined]
     payload = send_welcome_email.message(1).copy(message_id=str(job.id)).encode()
     redis_client.hset(f"{namespace}:default.XQ.msgs", str(uuid.uuid4()), payload)
-    Job.objects.filter(pk=job.pk).update(status=JobStatus.QUEUED, queued_at=timezone.now())
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.QUEUED, sent_at=timezone.now())
 
     [finding] = check_ledger(repair=True)
 
@@ -108,7 +108,7 @@ def test_dead_lettered_message_of_an_unfinished_job_marks_it_failed(job: Job, re
 
 
 def test_pending_job_past_the_grace_period_is_sent_by_the_check(job: Job, redis_client):
-    Job.objects.filter(pk=job.pk).update(created_at=LONG_AGO)
+    Job.objects.filter(pk=job.pk).update(enqueued_at=LONG_AGO)
 
     [finding] = check_ledger(repair=True)
 

@@ -11,6 +11,7 @@ import pytest
 import tests.workbench.tasks as workbench
 from accounts.models import User
 from jobs.admin import bulk as operations
+from jobs.ledger import staff_actions
 from jobs.maintenance.ledger_check import check_ledger
 from jobs.models import EventKind, Job, JobStatus
 from jobs.outbox import enqueue
@@ -158,13 +159,13 @@ def test_bulk_actions_cover_every_job_across_batches(monkeypatch, staff: User):
     for _ in range(8):
         job_in(JobStatus.QUEUED)
     batch_sizes: list[int] = []
-    cancel = Job.objects.cancel
+    cancel = staff_actions.cancel
 
     def spy(ids, **kwargs):
         batch_sizes.append(len(ids))
         return cancel(ids, **kwargs)
 
-    monkeypatch.setattr(Job.objects, "cancel", spy)
+    monkeypatch.setattr(staff_actions, "cancel", spy)
 
     outcome = operations.cancel(Job.objects.all(), operator=staff)
 

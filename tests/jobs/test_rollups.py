@@ -29,7 +29,7 @@ def finished(hours_ago: float, *, status=JobStatus.SUCCEEDED, attempts=1, actor=
     Job.objects.filter(pk=job.pk).update(
         status=status,
         attempts=attempts,
-        created_at=at - dt.timedelta(seconds=2),
+        enqueued_at=at - dt.timedelta(seconds=2),
         first_started_at=at - dt.timedelta(seconds=1.5),
         finished_at=at,
         duration=dt.timedelta(seconds=0.3),
@@ -41,14 +41,14 @@ def test_every_settled_hour_is_stored_once_and_the_current_hour_is_not():
     finished(5, attempts=2)
     finished(5, status=JobStatus.FAILED, attempts=4)
 
-    first = Job.objects.order_by("created_at").first()
+    first = Job.objects.order_by("enqueued_at").first()
     now = timezone.now()
 
     stored = rollups.roll_up(now)
 
     # The hours from the first job's to the last settled one (4 to 6, by the minute it runs at).
     settled_end = rollups.truncate_hour(now - rollups.SETTLE)
-    assert stored == (settled_end - rollups.truncate_hour(first.created_at)) // rollups.HOUR
+    assert stored == (settled_end - rollups.truncate_hour(first.enqueued_at)) // rollups.HOUR
     assert rollups.roll_up(now) == 0  # nothing twice
     row = JobsPerHour.objects.exclude(actor_name="").get()
     assert (row.enqueued, row.retried, row.failed, row.attempts) == (2, 1, 1, 6)

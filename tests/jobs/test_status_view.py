@@ -32,7 +32,7 @@ def test_status_is_public_but_arguments_are_not(alices_job: Job):
 
     assert body["status"] == "pending"
     assert body["attempts"] == 0
-    assert body["created_at"]
+    assert body["enqueued_at"]
     assert "args" not in body and "result" not in body and "last_error" not in body
 
 

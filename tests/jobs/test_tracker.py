@@ -12,6 +12,7 @@ import pytest
 from dramatiq import Worker
 from dramatiq.middleware import Retries, TimeLimit
 
+from jobs.ledger import transitions
 from jobs.models import EventKind, Job, JobStatus
 from jobs.outbox import enqueue
 from jobs.worker.tracker import JobTracker
@@ -111,7 +112,7 @@ def test_a_bare_send_whose_row_lands_just_after_the_first_claim_still_runs(
     """The race of a plain actor.send(): the worker's first claim finds no row, then the
     sender's after_enqueue inserts it, then the worker looks again. Replayed deterministically:
     the insert happens at the moment the worker looks."""
-    original = Job.objects.reclaim_after_worker_lost
+    original = transitions.reclaim_after_worker_lost
 
     def sender_inserts_now(job_id: Any, **identity: Any) -> Any:
         Job.objects.create_from_message(
@@ -124,7 +125,7 @@ def test_a_bare_send_whose_row_lands_just_after_the_first_claim_still_runs(
         )
         return original(job_id, **identity)
 
-    monkeypatch.setattr(Job.objects, "reclaim_after_worker_lost", sender_inserts_now)
+    monkeypatch.setattr(transitions, "reclaim_after_worker_lost", sender_inserts_now)
     broker: Any = dramatiq.get_broker()
     # The message reaches the worker before any row exists (its after_enqueue is not run).
     message = sent_bare.message("raced")

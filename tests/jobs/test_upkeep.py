@@ -47,9 +47,9 @@ def test_only_one_worker_of_the_fleet_runs_the_ledger_check_per_interval(redis_u
 def test_an_upkeep_run_relays_pending_jobs_and_repairs_overdue_ones(redis_url: str, alice: User):
     pending, overdue = never_sent(alice), never_sent(alice)
     long_ago = timezone.now() - dt.timedelta(hours=1)
-    Job.objects.filter(pk=pending.pk).update(created_at=long_ago)
+    Job.objects.filter(pk=pending.pk).update(enqueued_at=long_ago)
     Job.objects.filter(pk=overdue.pk).update(
-        status=JobStatus.RETRYING, attempts=1, next_eta=long_ago, created_at=long_ago
+        status=JobStatus.RETRYING, attempts=1, next_eta=long_ago, enqueued_at=long_ago
     )
 
     LedgerUpkeep().run_once()
@@ -63,7 +63,7 @@ def finished_long_ago(user: User, days: float) -> Job:
     job = never_sent(user)
     then = timezone.now() - dt.timedelta(days=days)
     Job.objects.filter(pk=job.pk).update(
-        status=JobStatus.SUCCEEDED, attempts=1, created_at=then, finished_at=then
+        status=JobStatus.SUCCEEDED, attempts=1, enqueued_at=then, finished_at=then
     )
     return job
 

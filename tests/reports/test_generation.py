@@ -69,16 +69,16 @@ def test_job_activity_report_groups_by_actor_and_status_with_duration_percentile
             actor_name="send_welcome_email",
             queue_name="default",
             status=JobStatus.SUCCEEDED,
-            created_at=at(5),
+            enqueued_at=at(5),
             duration=dt.timedelta(seconds=seconds),
         )
     Job.objects.create(
         actor_name="generate_report",
         queue_name="default",
         status=JobStatus.FAILED,
-        created_at=at(5),
+        enqueued_at=at(5),
     )
-    Job.objects.create(actor_name="send_welcome_email", queue_name="default", created_at=at(6))
+    Job.objects.create(actor_name="send_welcome_email", queue_name="default", enqueued_at=at(6))
     report = ReportRequest.objects.create(
         owner=alice, kind="job-activity", params={"year": 2025, "month": 2}
     )
