@@ -36,7 +36,7 @@ class HeldAcksConsumer(dramatiq_rabbitmq._RabbitmqConsumer):
 
     def _recording_undecodable(self, deliveries: Iterator[Delivery]) -> Iterator[Delivery]:
         """Each delivery, unchanged; one that cannot be decoded is recorded first (decoding
-        twice costs ~9 us a message, docs/PERFORMANCE.md)."""
+        twice is cheap next to a job: docs/PERFORMANCE.md)."""
         for delivery in deliveries:
             method, _properties, body = delivery
             if method is not None:

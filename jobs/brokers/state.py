@@ -18,12 +18,14 @@ from typing import Any
 
 import dramatiq
 from django.conf import settings
+from django.db.models import Min
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.redis import RedisBroker
 
 from jobs.brokers.identity import broker_id
-from jobs.models import WorkerProcess
+from jobs.models import Job, JobStatus, WorkerProcess
 
 #: A registry entry not refreshed for this long belongs to a process that is gone.
 WORKER_FORGET_SECONDS = 600
@@ -41,7 +43,8 @@ class QueueState:
     dead: int
     """Dead-lettered (kept by the broker for a week)."""
     oldest_age: float | None
-    """Seconds since the message at the head of the queue was enqueued."""
+    """Seconds the message at the head of the queue has waited (Redis: since it was enqueued;
+    RabbitMQ: the oldest due job sent to the queue, from the ledger)."""
 
 
 @dataclass(frozen=True)
@@ -105,8 +108,22 @@ def _rabbitmq_queue_states(broker: RabbitmqBroker) -> list[QueueState]:
     states = []
     for queue in sorted(q for q in broker.get_declared_queues() if not q.endswith((".DQ", ".XQ"))):
         waiting, delayed, dead = broker.get_queue_message_counts(queue)
-        states.append(QueueState(queue, waiting, 0, delayed, dead, oldest_age=None))
+        oldest = oldest_waiting_in_ledger(queue) if waiting else None
+        states.append(QueueState(queue, waiting, 0, delayed, dead, oldest_age=oldest))
     return states
+
+
+def oldest_waiting_in_ledger(queue: str) -> float | None:
+    """Seconds the oldest job sent to `queue` and due has waited for a worker, from the ledger:
+    RabbitMQ cannot show its head message without taking it off the queue."""
+    now = timezone.now()
+    since = (
+        Job.objects.filter(queue_name=queue, status__in=(JobStatus.QUEUED, JobStatus.RETRYING))
+        .annotate(since=Coalesce("next_eta", "sent_at"))
+        .filter(since__lte=now)
+        .aggregate(oldest=Min("since"))["oldest"]
+    )
+    return None if since is None else (now - since).total_seconds()
 
 
 def _age_of(client: Any, messages_key: str, redis_id: bytes | None) -> float | None:
