@@ -151,7 +151,7 @@ def test_a_cancelled_job_cannot_be_claimed(job: Job):
     assert claim(job) is None
 
 
-def test_record_unseen_inserts_once(job: Job):
+def test_create_from_message_inserts_once(job: Job):
     other = uuid.uuid4()
     fields: dict[str, Any] = {
         "actor_name": "a",
