@@ -15,7 +15,7 @@ def broker_id(broker: Broker) -> str:
 
     Dramatiq's Redis broker names itself (the key of its heartbeats and unacked sets) in an
     instance attribute, as our RabbitMQ broker does. Read from the instance's dict: this runs
-    for every message, and an isinstance check on a Protocol is far slower (docs/PERFORMANCE.md).
+    for every claim, and an isinstance check on a runtime Protocol is many times slower.
     """
     own: str | None = vars(broker).get("broker_id")
     return own if own is not None else _assigned.setdefault(broker, uuid.uuid4().hex)

@@ -32,27 +32,38 @@ Delivery = tuple[Any, Any, bytes]
 class HeldAcksConsumer(dramatiq_rabbitmq._RabbitmqConsumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
-        self.iterator = self._recording_undecodable(self.iterator)
+        #: The body of the delivery being decoded, for the rare one Dramatiq cannot decode.
+        self._body: bytes | None = None
+        self.iterator = self._remembering_bodies(self.iterator)
 
-    def _recording_undecodable(self, deliveries: Iterator[Delivery]) -> Iterator[Delivery]:
-        """Each delivery, unchanged; one that cannot be decoded is recorded first (decoding
-        twice is cheap next to a job: docs/PERFORMANCE.md)."""
+    def _remembering_bodies(self, deliveries: Iterator[Delivery]) -> Iterator[Delivery]:
         for delivery in deliveries:
             method, _properties, body = delivery
-            if method is not None:
-                try:
-                    Message.decode(body)
-                except DecodeError as error:
-                    self._record_undecodable(body, error)
+            self._body = body if method is not None else None
             yield delivery
 
-    def _record_undecodable(self, body: bytes, error: DecodeError) -> None:
+    def __next__(self) -> Any:
+        """Dramatiq's, which answers None both when nothing came and when a body could not be
+        decoded (it dead-letters that one): a remembered body tells the two apart, so nothing
+        is decoded twice."""
+        self._body = None
+        message = super().__next__()  # type: ignore[no-untyped-call]
+        if message is None and self._body is not None:
+            self._record_undecodable(self._body)
+        return message
+
+    def _record_undecodable(self, body: bytes) -> None:
+        try:
+            Message.decode(body)
+            return  # not a decoding failure after all
+        except DecodeError as error:
+            reason = repr(error.error)
         dead_letters = xq_name(self.queue_name)
         try:
             Job.objects.create_undecodable(
                 queue_name=self.queue_name,
                 payload=body,
-                error=repr(error.error),
+                error=reason,
                 kept_in=f"RabbitMQ's dead-letter queue {dead_letters}",
             )
         except Exception:  # the body is safe in the dead-letter queue; the row is a courtesy

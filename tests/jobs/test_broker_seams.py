@@ -40,5 +40,8 @@ def test_the_consumers_we_extend_keep_the_attributes_we_use():
     assert "Message.decode(data)" in inspect.getsource(dramatiq_redis._RedisConsumer.__next__)
     rabbitmq_init = inspect.getsource(dramatiq_rabbitmq._RabbitmqConsumer.__init__)
     assert "self.iterator = self.channel.consume(" in rabbitmq_init  # wrapped to see bodies
-    assert "next(self.iterator)" in inspect.getsource(dramatiq_rabbitmq._RabbitmqConsumer.__next__)
+    rabbitmq_next = inspect.getsource(dramatiq_rabbitmq._RabbitmqConsumer.__next__)
+    assert "next(self.iterator)" in rabbitmq_next
+    # An undecodable body is answered with None, which our consumer records (and no other body).
+    assert "except DecodeError:" in rabbitmq_next
     assert dramatiq_redis.MAINTENANCE_COMMAND_BLACKLIST
