@@ -2,8 +2,8 @@
 
 Read by the admin dashboard and /metrics; written by the workers' upkeep thread (the worker
 registry: a table, for any broker) and by a staff retry (which removes the job's dead-letter
-copy). Dramatiq's Redis broker shows all of it; RabbitMQ tells queue depths only (no message
-ages, dead letters by count).
+copy). Dramatiq's Redis broker shows all of it; RabbitMQ tells queue depths and dead letters
+by count, and the oldest waiting age comes from the ledger.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
 """Read from RabbitMQ itself (its own command line tool): a finished job's message stays unacked
-there until its ledger write commits, and the dashboard's oldest waiting age on RabbitMQ."""
+there until its ledger write commits; the dashboard's oldest waiting age on RabbitMQ; what the
+ledger check does there."""
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 import subprocess
 import time
@@ -15,8 +17,10 @@ import psycopg
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
 from jobs.brokers.state import queue_states
+from jobs.maintenance.ledger_check import check_ledger
 from jobs.models import Job, JobStatus
 from jobs.outbox import enqueue
 from tests.conftest import wait_for
@@ -81,3 +85,29 @@ def test_the_oldest_waiting_age_on_rabbitmq_comes_from_the_ledger(redis_url: str
     (state,) = [q for q in queue_states() if q.name == QUEUE]
     assert state.waiting == 1
     assert state.oldest_age is not None and state.oldest_age >= 1.0
+
+
+def test_the_ledger_check_on_rabbitmq_only_relays(redis_url: str, settings: Any):
+    """RabbitMQ lists no message ids without consuming them: a running job whose worker is gone
+    is not checked against the queue (RabbitMQ redelivers it by itself); a pending one is sent."""
+    settings.RELAY_GRACE_SECONDS = 1
+    long_ago = timezone.now() - dt.timedelta(hours=1)
+    pending = Job.objects.create(
+        actor_name="slow_effect", queue_name=QUEUE, args=["relayed", 0.0], enqueued_at=long_ago
+    )
+    Job.objects.create(
+        actor_name="slow_effect",
+        queue_name=QUEUE,
+        status=JobStatus.RUNNING,
+        attempts=1,
+        enqueued_at=long_ago,
+        started_at=long_ago,
+        worker="gone:1:Thread-1",
+        worker_id="a-worker-that-is-gone",
+    )
+
+    findings = check_ledger(repair=True)
+
+    assert [(f.job_id, f.action) for f in findings] == [(None, "sent 1 by the relay")]
+    # Its "queued" record is written by this process's background writer, just after the send.
+    wait_for(lambda: Job.objects.filter(pk=pending.pk, status=JobStatus.QUEUED).exists(), 10)
