@@ -22,7 +22,7 @@ migrate: $(BIN)/.installed  ## Apply database migrations (and create the limits'
 run: migrate  ## Start embedded Redis + web (http://127.0.0.1:8000) + worker; Ctrl-C stops all
 	$(BIN)/honcho start
 
-static: $(BIN)/.installed  ## Collect static files for the production web server (whitenoise)
+static: $(BIN)/.installed  ## Collect static files for the production web server (servestatic)
 	$(BIN)/python manage.py collectstatic --noinput -v0
 
 serve: static  ## Production web: gunicorn (ASGI worker) on PORT (8000), settings from the environment

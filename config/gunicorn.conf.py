@@ -17,7 +17,8 @@ preload_app = True
 graceful_timeout = 30
 keepalive = 5
 accesslog = "-"
-# One JSON object per access line, like every other log line in production.
+# One JSON object per access line, like every other log line in production; values escaped.
+logger_class = "config.gunicorn_logging.JsonAccessLogger"
 access_log_format = (
     '{"time": "%(t)s", "level": "INFO", "logger": "gunicorn.access", "request_id": '
     '"%({x-request-id}o)s", "method": "%(m)s", "path": "%(U)s", "status": %(s)s, '

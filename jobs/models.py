@@ -472,11 +472,9 @@ class JobEvent(models.Model):
         return f"{self.get_kind_display()} ({self.at:%Y-%m-%d %H:%M:%S})"
 
 
-class JobsPerHour(models.Model):
-    """What the jobs of one actor and queue did in one past hour: the dashboard's 7-day chart and
-    the /metrics counters, without re-counting jobs on every view and kept when retention prunes
-    the jobs. Written once per settled hour by the workers (jobs/ledger/rollups.py), before
-    pruning."""
+class HourCounts(models.Model):
+    """What the jobs of one actor and queue did in one hour (the counters of /metrics and the
+    dashboard's chart)."""
 
     hour = models.DateTimeField()
     actor_name = models.CharField(max_length=255)
@@ -493,6 +491,15 @@ class JobsPerHour(models.Model):
     wait_buckets = models.JSONField(default=dict)
 
     class Meta:
+        abstract = True
+
+
+class JobsPerHour(HourCounts):
+    """One past hour of one actor and queue: the dashboard's 7-day chart and the /metrics
+    counters, without re-counting jobs on every view and kept when retention prunes the jobs.
+    Written once per settled hour by the workers (jobs/ledger/rollups.py), before pruning."""
+
+    class Meta:
         ordering = ["hour"]
         verbose_name_plural = "jobs per hour"
         constraints = [
@@ -503,6 +510,18 @@ class JobsPerHour(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hour:%Y-%m-%d %H:00} {self.actor_name}"
+
+
+class RemovedJobCounts(HourCounts):
+    """What jobs deleted or reset by staff had added to an hour not rolled up yet (the current
+    one, say): counted with that hour's live jobs and folded into its rollup, so no counter goes
+    back when staff delete or retry a job (Prometheus would read it as a reset)."""
+
+    class Meta:
+        indexes = [models.Index(fields=["hour"], name="removedjobcounts_hour")]
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H:00} {self.actor_name} (removed)"
 
 
 class WorkerProcess(models.Model):

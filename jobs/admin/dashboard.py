@@ -241,6 +241,11 @@ def finished_series(now: dt.datetime, unit: str, span: dt.timedelta) -> dict[str
         live_from = min(max(start, rolled_up_until() or start), end)
         counts.update(finished_per_hour(start, live_from))
     counts.update(_count_buckets(unit, live_from, end))
+    if unit == "hour":
+        for hour, removed in finished_per_hour(live_from, end, removed=True).items():
+            row = counts.setdefault(hour, {})
+            for name, count in removed.items():
+                row[name] = row.get(name, 0) + count
     series: dict[str, Any] = {"labels": [], "succeeded": [], "retried": [], "failed": []}
     series["links"] = {"succeeded": [], "retried": [], "failed": []}
     bucket = start

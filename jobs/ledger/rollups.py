@@ -5,7 +5,8 @@ hours since counted live from the jobs."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.db import transaction
@@ -13,7 +14,7 @@ from django.db.models import Count, ExpressionWrapper, F, Max, Min, Q, QuerySet,
 from django.db.models import DurationField as DurationOutput
 from django.utils import timezone
 
-from jobs.models import Job, JobsPerHour, JobStatus
+from jobs.models import HourCounts, Job, JobsPerHour, JobStatus, RemovedJobCounts
 
 HOUR = dt.timedelta(hours=1)
 #: An hour is rolled up this long after it ended (a finish in flight lands before).
@@ -51,8 +52,13 @@ def roll_up(now: dt.datetime | None = None) -> int:
     stored = 0
     hour = start
     while hour < end and stored < HOURS_PER_CHECK:
-        rows = [JobsPerHour(hour=hour, **values) for values in count_hour(hour, hour + HOUR)]
+        removed = list(RemovedJobCounts.objects.filter(hour=hour).values_list("pk", flat=True))
+        counts = count_hour(hour, hour + HOUR, removed=removed)
+        rows = [JobsPerHour(hour=hour, **values) for values in counts]
         with transaction.atomic():
+            # Folded into the stored hour; one recorded after this read is ignored (the hour's
+            # jobs were read before that removal, so they still held its counts).
+            RemovedJobCounts.objects.filter(pk__in=removed).delete()
             # An empty hour stores one empty row: the next check starts after it.
             JobsPerHour.objects.bulk_create(
                 rows or [JobsPerHour(hour=hour, actor_name="", queue_name="")],
@@ -68,14 +74,24 @@ def _first_hour() -> dt.datetime | None:
     return truncate_hour(first) if first else None
 
 
-def count_hour(start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
-    """Counts per (actor, queue) of the jobs created or finished in [start, end)."""
+def count_hour(
+    start: dt.datetime,
+    end: dt.datetime,
+    *,
+    jobs: QuerySet[Job] | None = None,
+    removed: list[int] | None = None,
+) -> list[dict[str, Any]]:
+    """Counts per (actor, queue) of the jobs created or finished in [start, end), plus what jobs
+    removed by staff had added to those hours (`removed`: those rows only; None: all of them).
+    Given `jobs`, counts only those (what a removal keeps), without removed counts."""
+    subset = jobs is not None
+    jobs = Job.objects.all() if jobs is None else jobs
     rows: dict[tuple[str, str], dict[str, Any]] = {}
-    for row in _by_actor(Job.objects.filter(enqueued_at__gte=start, enqueued_at__lt=end)).annotate(
+    for row in _by_actor(jobs.filter(enqueued_at__gte=start, enqueued_at__lt=end)).annotate(
         enqueued=Count("id")
     ):
         rows[(row["actor_name"], row["queue_name"])] = {"enqueued": row["enqueued"]}
-    finished = Job.objects.filter(
+    finished = jobs.filter(
         finished_at__gte=start,
         finished_at__lt=end,
         status__in=[JobStatus.SUCCEEDED, JobStatus.FAILED],
@@ -88,7 +104,46 @@ def count_hour(start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
         values["run_seconds"] = _seconds(row.pop("run_sum"))
         values["wait_seconds"] = _seconds(row.pop("wait_sum"))
         values.update({name: count or 0 for name, count in row.items()})
+    if subset or removed == []:
+        return _listed(rows)
+    kept = RemovedJobCounts.objects.filter(hour__gte=start, hour__lt=end)
+    if removed is not None:
+        kept = kept.filter(pk__in=removed)
+    totals: dict[tuple[str, str], dict[str, Any]] = {}
+    for key, values in rows.items():
+        _add(totals, *key, values)
+    for counted in kept.iterator():
+        _add(totals, counted.actor_name, counted.queue_name, _row_values(counted))
+    return _listed(totals)
+
+
+def _listed(rows: dict[tuple[str, str], dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"actor_name": actor, "queue_name": queue, **v} for (actor, queue), v in rows.items()]
+
+
+def keep_counts_of(ids: Iterable[uuid.UUID], *, deleted: bool) -> None:
+    """Before staff delete jobs, or reset finished ones for a retry (in their transaction): what
+    they added to hours not rolled up yet is kept in RemovedJobCounts, so no counter goes back.
+    A reset job keeps its enqueue (it is still there); a deleted one takes it along."""
+    jobs = Job.objects.filter(pk__in=list(ids))
+    until = rolled_up_until()
+    moments = (
+        jobs.values_list("enqueued_at", "finished_at")
+        if deleted
+        else jobs.values_list("finished_at")
+    )
+    hours = {
+        truncate_hour(moment)
+        for row in moments
+        for moment in row
+        if moment is not None and (until is None or moment >= until)
+    }
+    kept = [
+        RemovedJobCounts(hour=hour, **{**values, **({} if deleted else {"enqueued": 0})})
+        for hour in sorted(hours)
+        for values in count_hour(hour, hour + HOUR, jobs=jobs)
+    ]
+    RemovedJobCounts.objects.bulk_create(kept)
 
 
 def _by_actor(jobs: QuerySet[Job]) -> Any:
@@ -138,7 +193,7 @@ def totals_by_actor() -> Iterator[dict[str, Any]]:
         yield {"actor_name": actor, "queue_name": queue, **values}
 
 
-def _row_values(row: JobsPerHour) -> dict[str, Any]:
+def _row_values(row: HourCounts) -> dict[str, Any]:
     values: dict[str, Any] = {name: getattr(row, name) for name in COUNTERS}
     values["run_buckets"], values["wait_buckets"] = row.run_buckets, row.wait_buckets
     return values
@@ -160,10 +215,14 @@ def _add(totals: dict[Any, dict[str, Any]], actor: str, queue: str, values: dict
             total[histogram][bound] = total[histogram].get(bound, 0) + (count or 0)
 
 
-def finished_per_hour(start: dt.datetime, end: dt.datetime) -> dict[dt.datetime, dict[str, int]]:
-    """Succeeded / retried / failed per stored hour in [start, end), all actors together."""
+def finished_per_hour(
+    start: dt.datetime, end: dt.datetime, *, removed: bool = False
+) -> dict[dt.datetime, dict[str, int]]:
+    """Succeeded / retried / failed per stored hour in [start, end), all actors together
+    (`removed`: what staff-removed jobs had added to hours not rolled up yet)."""
+    model: type[JobsPerHour | RemovedJobCounts] = RemovedJobCounts if removed else JobsPerHour
     rows = (
-        JobsPerHour.objects.filter(hour__gte=start, hour__lt=end)
+        model.objects.filter(hour__gte=start, hour__lt=end)
         .order_by()
         .values("hour")
         .annotate(succeeded=Sum("succeeded"), retried=Sum("retried"), failed=Sum("failed"))

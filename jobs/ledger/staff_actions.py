@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from jobs.ledger import rollups
 from jobs.models import UNDECODABLE_ACTOR, EventKind, Job, JobEvent, JobStatus
 
 
@@ -28,6 +29,7 @@ def retry_failed(ids: Iterable[uuid.UUID], *, operator: Any) -> list[Job]:
             .retryable()
             .exclude(actor_name=UNDECODABLE_ACTOR)
         )
+        rollups.keep_counts_of((job.pk for job in jobs), deleted=False)
         Job.objects.filter(pk__in=[job.pk for job in jobs]).update(
             status=JobStatus.PENDING,
             attempts=0,
@@ -90,6 +92,7 @@ def delete_finished(ids: Iterable[uuid.UUID]) -> list[Job]:
             .only("id", "actor_name")
         )
         pks = [job.pk for job in jobs]
+        rollups.keep_counts_of(pks, deleted=True)
         JobEvent.objects.filter(job_id__in=pks).delete()
         Job.objects.filter(pk__in=pks).delete()
     return jobs

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
 import pytest
 from django.utils import timezone
 
 from jobs.admin import dashboard
-from jobs.ledger import rollups
+from jobs.ledger import rollups, staff_actions
 from jobs.maintenance.retention import prune
-from jobs.models import Job, JobsPerHour, JobStatus
+from jobs.models import Job, JobsPerHour, JobStatus, RemovedJobCounts
 
 pytestmark = pytest.mark.django_db
 
@@ -79,3 +80,32 @@ def test_totals_and_the_dashboard_keep_pruned_jobs():
     )
     series = dashboard.finished_series(timezone.now(), "hour", dt.timedelta(days=7))
     assert (sum(series["succeeded"]), sum(series["failed"])) == (1, 1)
+
+
+def test_staff_retries_and_deletes_in_an_hour_not_rolled_up_lower_no_counter():
+    finished(3)
+    rollups.roll_up()
+    ok = finished(0)
+    failed = finished(0, status=JobStatus.FAILED, attempts=4)
+
+    def counted() -> tuple[list[dict[str, Any]], tuple[int, int, int]]:
+        series = dashboard.finished_series(timezone.now(), "hour", dt.timedelta(days=7))
+        return list(rollups.totals_by_actor()), (
+            sum(series["succeeded"]),
+            sum(series["retried"]),
+            sum(series["failed"]),
+        )
+
+    before = counted()
+    staff_actions.retry_failed([failed.pk], operator=None)
+    staff_actions.delete_finished([ok.pk])
+    assert Job.objects.get(pk=failed.pk).status == JobStatus.PENDING
+    assert counted() == before
+
+    # Rolling up the hour folds them in: counted once, not twice.
+    while rollups.roll_up(timezone.now() + dt.timedelta(hours=2)):
+        pass
+    assert not RemovedJobCounts.objects.exists()
+    assert counted() == before
+    [total] = before[0]
+    assert (total["enqueued"], total["succeeded"], total["failed"]) == (3, 2, 1)

@@ -1,5 +1,5 @@
 """The documented production start, run as an operator would: `make static`, `make serve`
-(gunicorn's ASGI worker, whitenoise) and `make worker` with DEBUG=0 and settings from the
+(gunicorn's ASGI worker, servestatic) and `make worker` with DEBUG=0 and settings from the
 environment, tried from outside over HTTP as a proxy would forward it (X-Forwarded-Proto)."""
 
 from __future__ import annotations
@@ -132,7 +132,8 @@ def test_a_production_start_serves_pages_static_files_and_runs_a_signup(producti
     assert "Strict-Transport-Security" in headers
     assert "script-src 'self'" in headers["Content-Security-Policy"]
     css = page.decode().split('href="/static/')[1].split('"')[0]
-    assert web.request("GET", f"/static/{css}")[0] == 200  # whitenoise, hashed name
+    status, headers, _ = web.request("GET", f"/static/{css}")  # servestatic, hashed name
+    assert status == 200 and "immutable" in headers["Cache-Control"]
 
     status, headers, body = web.request("POST", "/signup", {"email": "prod@example.com"})
     assert status == 202, body
@@ -144,6 +145,18 @@ def test_a_production_start_serves_pages_static_files_and_runs_a_signup(producti
     wait_for(succeeded, 30, lambda: web.logs() + worker.logs())
     assert any("prod@example.com" in message for message in worker.emails())
     assert web.request("GET", "/jobs/not-a-job")[2].startswith(b"{")
+
+    # The access log stays one JSON object per line whatever the path holds.
+    assert web.request("GET", '/no-such-page/%22%5C%0A%09"\\end')[0] == 404
+
+    def access_lines() -> list[dict[str, Any]]:
+        lines = [json.loads(line) for line in web.logs().splitlines() if line.startswith("{")]
+        return [line for line in lines if line.get("logger") == "gunicorn.access"]
+
+    # Served as async file responses: Django did not have to read a sync iterator whole.
+    assert "must consume synchronous iterators" not in web.logs()
+    nasty = '/no-such-page/"\\\n\t"\\end'
+    wait_for(lambda: nasty in [line["path"] for line in access_lines()], 10, web.logs)
 
     # One JSON object per line; a failing attempt's lines name its job, attempt and worker.
     status, headers, body = web.request("POST", "/signup", {"email": "error@example.com"})
