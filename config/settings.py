@@ -224,6 +224,8 @@ JOBS_BROKER = {
         "dramatiq.middleware.Pipelines",
         "dramatiq.middleware.Retries",
         "dramatiq.middleware.CurrentMessage",
+        # The event loop thread of `async def` actors (their attempt's context variables go along).
+        "dramatiq.middleware.asyncio.AsyncIO",
         # No django_dramatiq DbConnectionsMiddleware: JobTracker manages worker connections
         # (it checked them again after each message, a SELECT 1 per job on PostgreSQL).
         "jobs.maintenance.upkeep.LedgerUpkeep",
@@ -248,6 +250,9 @@ LEDGER_CHECK_INTERVAL_SECONDS = env.float("LEDGER_CHECK_INTERVAL_SECONDS", defau
 # Finished jobs older than this are deleted with their events (0 keeps them forever): by
 # `manage.py prune_jobs`, and a few seconds per ledger check by the workers.
 LEDGER_RETENTION_DAYS = env.float("LEDGER_RETENTION_DAYS", default=30.0)
+# Largest JSON return value an actor may leave as its job's result; a larger or non-JSON one fails
+# the job with the reason (jobs/ledger/results.py): store big outputs and return a reference.
+JOBS_RESULT_MAX_BYTES = env.int("JOBS_RESULT_MAX_BYTES", default=64 * 1024)
 # Argument names redacted besides password, token, secret, ... (jobs/ledger/redaction.py).
 JOBS_SECRET_ARGUMENT_NAMES = env.list("JOBS_SECRET_ARGUMENT_NAMES", default=[])
 # django-dramatiq would otherwise also load its own `tasks` module (an actor on its unused table).

@@ -1,7 +1,8 @@
 """The job ledger: one row per background job, its event history, and how both are written.
 
 The public surface, for the apps that use it (`from jobs import enqueue, Job`): `enqueue`,
-`enqueue_many`, `Job`, `JobStatus`, `EventKind`. Loaded on first use, because this package is
+`enqueue_many`, `result` and `aresult` (wait for a job's result), `JobFailedError`, `Job`,
+`JobStatus`, `EventKind`. Loaded on first use, because this package is
 imported while Django loads its apps, before any model may be.
 """
 
@@ -16,15 +17,30 @@ if TYPE_CHECKING:  # for type checkers; at runtime __getattr__ loads them on fir
     from jobs.models import JobStatus as JobStatus
     from jobs.outbox import enqueue as enqueue
     from jobs.outbox import enqueue_many as enqueue_many
+    from jobs.results import JobFailedError as JobFailedError
+    from jobs.results import aresult as aresult
+    from jobs.results import result as result
 
 _PUBLIC = {
     "enqueue": "jobs.outbox",
     "enqueue_many": "jobs.outbox",
+    "result": "jobs.results",
+    "aresult": "jobs.results",
+    "JobFailedError": "jobs.results",
     "Job": "jobs.models",
     "JobStatus": "jobs.models",
     "EventKind": "jobs.models",
 }
-__all__ = ["EventKind", "Job", "JobStatus", "enqueue", "enqueue_many"]
+__all__ = [
+    "EventKind",
+    "Job",
+    "JobFailedError",
+    "JobStatus",
+    "aresult",
+    "enqueue",
+    "enqueue_many",
+    "result",
+]
 
 
 def __getattr__(name: str) -> Any:

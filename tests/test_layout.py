@@ -20,6 +20,7 @@ RANKS = {
     "jobs.ledger": 1,
     "jobs.brokers": 2,
     "jobs.outbox": 3,
+    "jobs.results": 3,
     "jobs.worker": 4,
     "jobs.maintenance": 5,
     "jobs.metrics": 6,

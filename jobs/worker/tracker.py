@@ -8,7 +8,6 @@ tracker records the outcome after Retries decided it and TimeLimit disarmed (doc
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import os
 import socket
@@ -37,6 +36,7 @@ from jobs.ledger.messages import (
 )
 from jobs.ledger.redaction import ACTOR_OPTION as SECRET_ARGUMENTS_OPTION
 from jobs.ledger.requests import ClaimRequest, SuccessRequest
+from jobs.ledger.results import ResultNotStorableError, storable_result
 from jobs.ledger.retries import (
     CLAIM_WRITE_BUDGET,
     OUTCOME_WRITE_BUDGET,
@@ -248,12 +248,19 @@ class JobTracker(Middleware):
                 logger.error("Job %s attempt failed before it was claimed.", message.message_id)
             return
         if exception is None:
+            try:
+                result = storable_result(result)
+            except ResultNotStorableError as error:
+                # Running it again would return the same: fail it for good, dead-lettered.
+                message.fail()
+                exception = error
+        if exception is None:
             success = SuccessRequest(
                 claim.job_id,
                 attempt=claim.attempt,
                 started_at=claim.started_at,
                 worker=claim.worker,
-                result=result if _is_small_json(result) else None,
+                result=result,
             )
             if self.process.hold_ack_for_success(
                 message,
@@ -374,12 +381,3 @@ class JobTracker(Middleware):
                 what,
                 exc_info=True,
             )
-
-
-def _is_small_json(value: Any, limit: int = 4096) -> bool:
-    if value is None:
-        return False
-    try:
-        return len(json.dumps(value)) <= limit
-    except (TypeError, ValueError):
-        return False

@@ -6,14 +6,20 @@ safe across processes).
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import signal
 import time
 from pathlib import Path
+from typing import Any
 
 import dramatiq
+from django.conf import settings
+from dramatiq.middleware import CurrentMessage
 
 QUEUE = "workbench"
+logger = logging.getLogger(__name__)
 
 
 def record(name: str, line: str) -> None:
@@ -67,3 +73,43 @@ def flaky(key: str) -> None:
 def with_secrets(key: str, api_token: str, *, password: str = "", iban: str = "") -> None:
     """Records the values it received: secret arguments must reach the actor unredacted."""
     record("secrets", f"{key} {api_token} {password} {iban}")
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=0)
+async def async_effect(key: str) -> dict[str, Any]:
+    """An async actor: awaits, logs, records its effect off the loop, returns what it saw."""
+    await asyncio.sleep(0.01)
+    message = CurrentMessage.get_current_message()
+    logger.warning("async effect %s", key)
+    await asyncio.to_thread(record, "done", key)
+    return {"key": key, "message_id": message.message_id if message else None}
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=2, min_backoff=100, max_backoff=200)
+async def async_fails_once(key: str) -> str:
+    """Fails its first attempt, succeeds at the second."""
+    await asyncio.to_thread(record, "attempts", key)
+    if (
+        len([line for line in runs(Path(os.environ["WORKBENCH_DIR"]), "attempts") if key in line])
+        < 2
+    ):
+        raise RuntimeError(f"{key}: first attempt fails")
+    return f"{key} done"
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=0, time_limit=500)
+async def async_sleeper(key: str, seconds: float) -> None:
+    """Sleeps past its 0.5 s time limit unless `seconds` is short."""
+    await asyncio.to_thread(record, "started", key)
+    await asyncio.sleep(seconds)
+    await asyncio.to_thread(record, "done", key)
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=3)
+def returns(kind: str) -> Any:
+    """Returns what the ledger refuses (`object`, `too_big`) or redacts (`secret`)."""
+    if kind == "object":
+        return object()
+    if kind == "too_big":
+        return "x" * (settings.JOBS_RESULT_MAX_BYTES + 1)
+    return {"api_token": "tok-123", "rows": [1, 2, 3]}

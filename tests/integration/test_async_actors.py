@@ -1,0 +1,95 @@
+"""`async def` actors on a real worker, tracked like sync ones; results read back from Python."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+import tests.workbench.tasks as workbench
+from jobs import JobFailedError, aresult, result
+from jobs.models import EventKind, Job, JobStatus
+from jobs.outbox import enqueue
+from tests.conftest import WorkerProcess, wait_until_final
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+def kinds(job: Job) -> list[str]:
+    return list(job.events.values_list("kind", flat=True))
+
+
+def test_an_async_actor_runs_is_tracked_and_its_result_read_sync_and_async(
+    workbench_worker: WorkerProcess, tmp_path: Path
+):
+    job = enqueue(workbench.async_effect, "a1")
+
+    # The attempt's context reaches the coroutine: CurrentMessage, and the job on log lines.
+    expected = {"key": "a1", "message_id": str(job.pk)}
+    assert result(job, timeout=30) == expected
+    assert asyncio.run(aresult(job.pk, timeout=5)) == expected
+    job = wait_until_final(job.pk, workbench_worker)
+    assert (job.status, job.attempts, job.result) == (JobStatus.SUCCEEDED, 1, expected)
+    assert kinds(job) == ["enqueued", "queued", "started", "succeeded"]
+    assert [line.split()[0] for line in workbench.runs(tmp_path, "done")] == ["a1"]
+    [line] = [line for line in workbench_worker.logs().splitlines() if "async effect a1" in line]
+    assert str(job.pk) in line and "async_effect" in line
+
+
+def test_an_async_actor_that_fails_is_retried_and_then_succeeds(
+    workbench_worker: WorkerProcess, tmp_path: Path
+):
+    job = enqueue(workbench.async_fails_once, "r1")
+
+    assert result(job, timeout=30) == "r1 done"
+    job = wait_until_final(job.pk, workbench_worker)
+    assert (job.status, job.attempts) == (JobStatus.SUCCEEDED, 2)
+    assert kinds(job) == [
+        "enqueued",
+        "queued",
+        "started",
+        "attempt_failed",
+        "started",
+        "succeeded",
+    ]
+    failed = job.events.get(kind=EventKind.ATTEMPT_FAILED)
+    assert "first attempt fails" in failed.message and "async_fails_once" in failed.traceback
+
+
+def test_an_async_actor_over_its_time_limit_is_stopped_and_failed(
+    workbench_worker: WorkerProcess, tmp_path: Path
+):
+    job = enqueue(workbench.async_sleeper, "t1", 30)
+
+    with pytest.raises(JobFailedError) as failure:
+        result(job, timeout=30)
+    assert failure.value.error_type == "TimeLimitExceeded"
+    assert failure.value.status == JobStatus.FAILED
+    assert "TimeLimitExceeded" in failure.value.traceback
+    job = wait_until_final(job.pk, workbench_worker)
+    assert job.duration is not None and job.duration.total_seconds() < 10
+    assert workbench.runs(tmp_path, "started") and not workbench.runs(tmp_path, "done")
+
+
+@pytest.mark.parametrize(
+    ("kind", "error"),
+    [("object", "is not JSON"), ("too_big", "over JOBS_RESULT_MAX_BYTES")],
+)
+def test_a_result_the_ledger_cannot_keep_fails_the_job_loudly_without_retries(
+    workbench_worker: WorkerProcess, kind: str, error: str
+):
+    job = enqueue(workbench.returns, kind)
+
+    with pytest.raises(JobFailedError, match=error) as failure:
+        result(job, timeout=30)
+    assert failure.value.error_type == "ResultNotStorableError"
+    job = wait_until_final(job.pk, workbench_worker)
+    assert (job.status, job.attempts, job.result) == (JobStatus.FAILED, 1, None)
+    assert error in job.last_error and "return its name or id" in job.last_error
+
+
+def test_a_result_is_stored_with_secret_keys_redacted(workbench_worker: WorkerProcess):
+    job = enqueue(workbench.returns, "secret")
+
+    assert result(job, timeout=30) == {"api_token": "[redacted]", "rows": [1, 2, 3]}
