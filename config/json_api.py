@@ -60,8 +60,20 @@ def accepted(location: str, **body: Any) -> JsonResponse:
     return response
 
 
+def body_limit(request: HttpRequest) -> int:
+    """Largest body a request may send: image uploads their own (the file plus the multipart
+    framing), everything else DATA_UPLOAD_MAX_MEMORY_SIZE."""
+    if request.path == "/images":
+        return int(settings.IMAGE_MAX_BYTES) + UPLOAD_FRAMING_BYTES
+    return int(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+
+
+#: Room for a multipart body's boundaries, headers and CSRF token around the file.
+UPLOAD_FRAMING_BYTES = 64 * 1024
+
+
 def too_large(request: HttpRequest) -> HttpResponse:
-    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    limit = body_limit(request)
     message = f"The request body is over the limit of {limit} bytes."
     if wants_json(request):
         return error_response({"body": [message]}, status=413)
@@ -69,9 +81,8 @@ def too_large(request: HttpRequest) -> HttpResponse:
 
 
 class BodySizeLimitMiddleware:
-    """413 for a body over DATA_UPLOAD_MAX_MEMORY_SIZE, before a view reads it (Django itself
-    answers an HTML 400 when a view reads it). File uploads, once there are any, set their own
-    limit per view."""
+    """413 for a body over its limit (body_limit), before a view reads it (Django itself
+    answers an HTML 400 when a view reads it)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -81,7 +92,7 @@ class BodySizeLimitMiddleware:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
-        if length > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+        if length > body_limit(request):
             return too_large(request)
         return self.get_response(request)
 

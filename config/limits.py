@@ -94,6 +94,7 @@ RESET_PER_ADDRESS = Limit(
     "reset-address", "PASSWORD_RESET_RATE_PER_ADDRESS", "Too many emails were sent to this address."
 )
 REPORTS_PER_USER = Limit("report-user", "REPORT_RATE_PER_USER", "You requested too many reports.")
+IMAGES_PER_USER = Limit("image-user", "IMAGE_RATE_PER_USER", "You uploaded too many images.")
 
 
 def too_many_json(error: LimitExceededError) -> HttpResponse:

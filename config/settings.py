@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "axes",
     "accounts",
     "reports",
+    "images",
     # e.g. debugging tools; the fault tests add an app of test-only actors this way.
     *env.list("EXTRA_INSTALLED_APPS", default=[]),
 ]
@@ -301,6 +302,12 @@ SECURE_PROXY_SSL_HEADER = (
 CLIENT_IP_HEADER = env.str("CLIENT_IP_HEADER", default="")
 # Whole request bodies (JSON, forms) above this answer 413 before anything reads them.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)
+# Image uploads (images/forms.py): largest file (413 over it), most pixels (twice as many is a
+# decompression bomb), the formats taken, and the thumbnails' sizes (longest side, pixels).
+IMAGE_MAX_BYTES = env.int("IMAGE_MAX_BYTES", default=10 * 1024 * 1024)
+IMAGE_MAX_PIXELS = env.int("IMAGE_MAX_PIXELS", default=40_000_000)
+IMAGE_FORMATS = env.list("IMAGE_FORMATS", default=["JPEG", "PNG", "WEBP", "GIF"])
+IMAGE_THUMBNAIL_SIZES = env.list("IMAGE_THUMBNAIL_SIZES", cast=int, default=[128, 512])
 
 # A strict policy (django-csp): scripts and styles from this site only, no inline code.
 CONTENT_SECURITY_POLICY = {
@@ -326,6 +333,7 @@ SIGNUP_RATE_PER_ADDRESS = env.str("SIGNUP_RATE_PER_ADDRESS", default="3/h")
 PASSWORD_RESET_RATE_PER_IP = env.str("PASSWORD_RESET_RATE_PER_IP", default="20/m")
 PASSWORD_RESET_RATE_PER_ADDRESS = env.str("PASSWORD_RESET_RATE_PER_ADDRESS", default="3/h")
 REPORT_RATE_PER_USER = env.str("REPORT_RATE_PER_USER", default="30/h")
+IMAGE_RATE_PER_USER = env.str("IMAGE_RATE_PER_USER", default="60/h")
 # Login: locked after this many failures for one account from one IP, for LOGIN_LOCKOUT_MINUTES
 # after the last failure (a failure during the lockout starts it again: a persistent guesser
 # stays out).

@@ -26,6 +26,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("accounts.urls")),
     path("", include("reports.urls")),
+    path("", include("images.urls")),
     path("", include("jobs.urls")),
 ]
 
