@@ -127,3 +127,43 @@ def test_the_report_form_answers_any_fields_without_a_server_error(alice: Any, f
 def test_job_status_urls_answer_json_for_any_id(path: str):
     response = Client().get("/jobs/" + path.replace("?", "").replace("#", ""))
     assert_handled(response, json_answer=True)
+
+
+def _valid_image(fmt: str) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 30), (10, 120, 200)).save(buffer, fmt)
+    return buffer.getvalue()
+
+
+VALID_IMAGES = [_valid_image(fmt) for fmt in ("PNG", "JPEG", "GIF", "WEBP", "BMP", "TIFF")]
+
+
+@st.composite
+def image_bytes(draw: Any) -> bytes:
+    """Real images cut short and with bytes overwritten (the decoder's paths), or any bytes."""
+    if draw(st.booleans()):
+        return draw(st.binary(max_size=300))
+    data = bytearray(draw(st.sampled_from(VALID_IMAGES)))
+    data = data[: draw(st.integers(0, len(data)))]
+    for _ in range(draw(st.integers(0, 6))):
+        if data:
+            data[draw(st.integers(0, len(data) - 1))] = draw(st.integers(0, 255))
+    return bytes(data)
+
+
+@FUZZ
+@given(content=image_bytes(), name=any_text, as_json=st.booleans())
+def test_the_image_upload_answers_any_file_without_a_server_error(
+    alice: Any, content: bytes, name: str, as_json: bool
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client = Client()
+    client.force_login(alice)
+    upload = SimpleUploadedFile(name.replace("\x00", "") or "x", content)
+    headers = {"Accept": "application/json"} if as_json else {}
+    assert_handled(client.post("/images", {"image": upload}, headers=headers), json_answer=as_json)
