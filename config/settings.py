@@ -76,6 +76,8 @@ INSTALLED_APPS = [
     "django_dramatiq",
     # Login lockout per account and client IP (config/limits.py has the other limits).
     "axes",
+    # Django's Tasks API on Django 5.2 (django.tasks in Django 6): run by jobs.tasks_backend.
+    "django_tasks",
     "accounts",
     "reports",
     "images",
@@ -254,6 +256,18 @@ LEDGER_RETENTION_DAYS = env.float("LEDGER_RETENTION_DAYS", default=30.0)
 # Largest JSON return value an actor may leave as its job's result; a larger or non-JSON one fails
 # the job with the reason (jobs/ledger/results.py): store big outputs and return a reference.
 JOBS_RESULT_MAX_BYTES = env.int("JOBS_RESULT_MAX_BYTES", default=64 * 1024)
+# Django's Tasks framework: every app's @task runs on the workers through the ledger
+# (jobs/tasks_backend.py). QUEUES: the queues a task may name (workers consume each of them).
+TASKS = {
+    "default": {
+        "BACKEND": "jobs.tasks_backend.OffloadBackend",
+        "QUEUES": env.list("TASK_QUEUES", default=["default"]),
+        "OPTIONS": {
+            "MAX_RETRIES": env.int("TASK_MAX_RETRIES", default=0),
+            "TIME_LIMIT_SECONDS": env.float("TASK_TIME_LIMIT_SECONDS", default=600.0),
+        },
+    }
+}
 # Argument names redacted besides password, token, secret, ... (jobs/ledger/redaction.py).
 JOBS_SECRET_ARGUMENT_NAMES = env.list("JOBS_SECRET_ARGUMENT_NAMES", default=[])
 # django-dramatiq would otherwise also load its own `tasks` module (an actor on its unused table).

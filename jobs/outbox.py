@@ -42,7 +42,24 @@ def enqueue(
     (visible in the admin) instead of the request failing. `about` is the object the job is
     for (shown and linked in the admin); `caused_by` is the user whose action caused it.
     """
-    job, message = record_pending(actor, args, kwargs, about=about, caused_by=caused_by)
+    return enqueue_call(actor, args, kwargs, about=about, caused_by=caused_by, delay=delay)
+
+
+def enqueue_call(
+    actor: Actor[..., Any],
+    args: Sequence[Any],
+    kwargs: dict[str, Any],
+    *,
+    about: models.Model | None = None,
+    caused_by: Any = None,
+    delay: dt.timedelta | None = None,
+    queue_name: str | None = None,
+) -> Job:
+    """`enqueue()` with the arguments as values, and another queue than the actor's if given
+    (Django's Tasks framework: a task's `queue_name`)."""
+    job, message = record_pending(
+        actor, args, kwargs, about=about, caused_by=caused_by, queue_name=queue_name
+    )
     delay_ms = int(delay.total_seconds() * 1000) if delay else None
     transaction.on_commit(lambda: send(message, delay_ms), robust=True)
     return job
@@ -78,19 +95,22 @@ def enqueue_many(
 
 def record_pending(
     actor: Actor[..., Any],
-    args: tuple[Any, ...] | list[Any],
+    args: Sequence[Any],
     kwargs: dict[str, Any],
     *,
     about: models.Model | None = None,
     caused_by: Any = None,
     copy_of: Job | None = None,
+    queue_name: str | None = None,
 ) -> tuple[Job, Message[Any]]:
     """Insert a pending job and build its message, for the caller to send after commit."""
     message = actor.message_with_options(args=tuple(args), kwargs=kwargs, **{RECORDED_OPTION: True})
+    if queue_name and queue_name != message.queue_name:
+        message = message.copy(queue_name=queue_name)
     job = Job.objects.create_pending(
         job_id=uuid.UUID(message.message_id),
         actor_name=actor.actor_name,
-        queue_name=actor.queue_name,
+        queue_name=message.queue_name,
         args=list(args),
         kwargs=kwargs,
         max_retries=max_retries_of(actor.broker, message),

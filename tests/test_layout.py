@@ -22,6 +22,7 @@ RANKS = {
     "jobs.outbox": 3,
     "jobs.results": 3,
     "jobs.worker": 4,
+    "jobs.tasks_backend": 4,
     "jobs.maintenance": 5,
     "jobs.metrics": 6,
     "jobs.admin": 6,

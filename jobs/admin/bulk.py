@@ -95,7 +95,9 @@ def run_again(jobs: QuerySet[Job], *, operator: Any) -> Outcome:
                     outcome.add_problem(f"Job {job.pk}: {error}")
                     outcome.skipped += 1
                     continue
-                copy, _ = record_pending(actor, args, kwargs, caused_by=operator, copy_of=job)
+                copy, _ = record_pending(
+                    actor, args, kwargs, caused_by=operator, copy_of=job, queue_name=job.queue_name
+                )
                 staff_actions.record_copied(job, copy, operator=operator)
                 copies.append(copy)
         outcome.done += len(copies)

@@ -16,6 +16,7 @@ from typing import Any
 
 import dramatiq
 from django.conf import settings
+from django_tasks import TaskContext, task
 from dramatiq.middleware import CurrentMessage
 
 QUEUE = "workbench"
@@ -113,3 +114,23 @@ def returns(kind: str) -> Any:
     if kind == "too_big":
         return "x" * (settings.JOBS_RESULT_MAX_BYTES + 1)
     return {"api_token": "tok-123", "rows": [1, 2, 3]}
+
+
+# Django's Tasks framework (TASKS names jobs.tasks_backend.OffloadBackend): tasks on "default".
+
+
+@task()
+def add(a: int, b: int) -> int:
+    record("task", f"add {a} {b}")
+    return a + b
+
+
+@task()
+def explode(key: str) -> None:
+    raise ValueError(f"{key} exploded")
+
+
+@task(takes_context=True)
+async def attempt_of(context: TaskContext, key: str) -> dict[str, Any]:
+    await asyncio.sleep(0.01)
+    return {"key": key, "attempt": context.attempt, "id": context.task_result.id}
