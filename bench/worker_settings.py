@@ -6,6 +6,7 @@ BENCH_VARIANT (environment):
                    acks itself (no acker thread: jobs/worker/acks.py switched off)
   plain            plain Dramatiq: the same broker and middleware without any record
   django_dramatiq  plain Dramatiq plus django-dramatiq's AdminMiddleware (one row per task)
+  <any>_async      that variant's middleware; worker_throughput.py preloads the async no-op actor
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ class ActorOptions(Middleware):
     actor_options = {"secret_arguments"}
 
 
-_variant = os.environ.get("BENCH_VARIANT", "ledger")
+_variant = os.environ.get("BENCH_VARIANT", "ledger").removesuffix("_async")
 _ours = {"jobs.worker.tracker.JobTracker", "jobs.maintenance.upkeep.LedgerUpkeep"}
 # The workbench's actors declare `secret_arguments`, an option JobTracker defines: the variants
 # without it get bench.worker_settings.ActorOptions, a middleware with no hooks of its own.

@@ -49,7 +49,8 @@ def main() -> None:
     parser.add_argument(
         "--variants",
         default=",".join(VARIANTS),
-        help="also ledger_waiting: acks in the worker threads (bench/worker_settings.py)",
+        help="also ledger_waiting (acks in the worker threads), and any variant + _async: an "
+        "async def no-op actor instead of the sync one (bench/worker_settings.py)",
     )
     args = parser.parse_args()
 
@@ -105,7 +106,8 @@ def run_once(
     env = {**os.environ, "BENCH_VARIANT": variant, "REDIS_URL": redis_server.url}
     try:
         client = _redis(redis_server.url)
-        ids = preload(client, jobs, ledger=variant.startswith("ledger"))
+        actor = "async_noop" if variant.endswith("_async") else "noop"
+        ids = preload(client, jobs, ledger=variant.startswith("ledger"), actor=actor)
         connections.close_all()
         log_path = run_dir / "worker.log"
         cpu_before = cpu_times(redis_process.pid)
@@ -164,7 +166,7 @@ def _redis(url: str) -> Any:
     return redis.Redis.from_url(url)
 
 
-def preload(client: Any, jobs: int, *, ledger: bool) -> list[uuid.UUID]:
+def preload(client: Any, jobs: int, *, ledger: bool, actor: str = "noop") -> list[uuid.UUID]:
     """N no-op messages straight into the queue (and, for the ledger, their job rows)."""
     import dramatiq
     from dramatiq import Message
@@ -179,7 +181,7 @@ def preload(client: Any, jobs: int, *, ledger: bool) -> list[uuid.UUID]:
             [
                 Job(
                     id=i,
-                    actor_name="noop",
+                    actor_name=actor,
                     queue_name=QUEUE,
                     status=JobStatus.QUEUED,
                     max_retries=0,
@@ -203,7 +205,7 @@ def preload(client: Any, jobs: int, *, ledger: bool) -> list[uuid.UUID]:
         redis_id = str(uuid.uuid4())
         message: Message[Any] = Message(
             queue_name=QUEUE,
-            actor_name="noop",
+            actor_name=actor,
             args=(),
             kwargs={},
             options={"redis_message_id": redis_id},
@@ -303,7 +305,7 @@ def verify(variant: str, ids: list[uuid.UUID]) -> bool:
             .count()
         )
         return bool(complete == len(ids))
-    if variant == "django_dramatiq":
+    if variant.startswith("django_dramatiq"):
         from django_dramatiq.models import Task
 
         return bool(Task.tasks.filter(id__in=ids, status=Task.STATUS_DONE).count() == len(ids))
@@ -317,7 +319,7 @@ def report(results: dict[tuple[str, str], list[dict[str, float]]]) -> None:
     )
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |")
     for (config, variant), runs in results.items():
-        plain = results.get((config, "plain"))
+        plain = results.get((config, "plain_async" if variant.endswith("_async") else "plain"))
         rate = statistics.median(r["jobs_per_s"] for r in runs)
         ratio = f"{rate / statistics.median(r['jobs_per_s'] for r in plain):.2f}x" if plain else "-"
 

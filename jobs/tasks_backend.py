@@ -102,7 +102,7 @@ class OffloadBackend(BaseTaskBackend):
         return declare(_runner(task))
 
     def enqueue(self, task: Task[Any, Any], args: Any, kwargs: Any) -> TaskResult[Any]:
-        self.validate_task(task)
+        # No second validate_task(): a Task is immutable and was validated when it was made.
         delay = None
         if task.run_after is not None:
             delay = max(task.run_after - timezone.now(), dt.timedelta(0))
@@ -113,7 +113,7 @@ class OffloadBackend(BaseTaskBackend):
             delay=delay,
             queue_name=task.queue_name,
         )
-        result = self._result(task, job)
+        result = self._result(task, job, events=[])  # a new job: nothing has happened yet
         task_enqueued.send(type(self), task_result=result)
         return result
 
@@ -127,12 +127,15 @@ class OffloadBackend(BaseTaskBackend):
             raise TaskResultDoesNotExist(f"Job {result_id} is not a task ({job.actor_name}).")
         return self._result(task, job)
 
-    def _result(self, task: Task[Any, Any], job: Job) -> TaskResult[Any]:
-        events = list(
-            job.events.filter(
-                kind__in=[EventKind.STARTED, EventKind.ATTEMPT_FAILED, EventKind.FAILED]
-            ).values_list("kind", "worker", "exception_type", "traceback")
-        )
+    def _result(
+        self, task: Task[Any, Any], job: Job, events: list[tuple[str, str, str, str]] | None = None
+    ) -> TaskResult[Any]:
+        if events is None:
+            events = list(
+                job.events.filter(
+                    kind__in=[EventKind.STARTED, EventKind.ATTEMPT_FAILED, EventKind.FAILED]
+                ).values_list("kind", "worker", "exception_type", "traceback")
+            )
         result: TaskResult[Any] = TaskResult(
             task=task,
             id=str(job.pk),

@@ -62,6 +62,11 @@ def noop() -> None:
 
 
 @dramatiq.actor(queue_name=QUEUE, max_retries=0)
+async def async_noop() -> None:
+    """noop as an async def actor: what running on the event loop thread adds (bench)."""
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=0)
 def flaky(key: str) -> None:
     """Fails while $WORKBENCH_DIR/<key>.broken exists: a bug fixed between a failure and a retry."""
     record("attempts", key)
