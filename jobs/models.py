@@ -39,6 +39,8 @@ class JobStatus(models.TextChoices):
     """Committed to the ledger but not (yet) handed to the broker."""
     QUEUED = "queued", "Queued"
     """In the broker, waiting for a worker."""
+    SCHEDULED = "scheduled", "Scheduled"
+    """In the broker with a due time (`next_eta`): a delay, an ETA, a task's run_after."""
     RUNNING = "running", "Running"
     """A worker claimed it and is running an attempt."""
     RETRYING = "retrying", "Retrying"
@@ -100,6 +102,8 @@ class EventKind(models.TextChoices):
     delivered the message again."""
     RESENT = "resent", "Resent by the relay"
     """The job was still pending (its send had failed) and the relay sent it."""
+    RUN_NOW = "run_now", "Run now by staff"
+    """Staff sent a scheduled job before its due time (its delayed message is refused later)."""
     RETRIED = "retried", "Retried by staff"
     """Staff retried the failed job: same id, attempts counted again from one, history kept."""
     COPIED = "copied", "Run again as a new job"
@@ -114,6 +118,9 @@ class JobQuerySet(models.QuerySet["Job"]):
 
     def queued(self) -> JobQuerySet:
         return self.filter(status=JobStatus.QUEUED)
+
+    def scheduled(self) -> JobQuerySet:
+        return self.filter(status=JobStatus.SCHEDULED)
 
     def running(self) -> JobQuerySet:
         return self.filter(status=JobStatus.RUNNING)
@@ -178,14 +185,17 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
         about: models.Model | None = None,
         caused_by: Any = None,
         copy_of: Job | None = None,
+        due: dt.datetime | None = None,
+        unique_key: str = "",
     ) -> Job:
         """Insert a job and its `enqueued` event (secret arguments redacted and sealed).
 
         `copy_of`: staff ran that job again as this new one; it inherits what the job is about.
+        `due`: when a delayed job should run (kept while pending, for the relay's send).
         """
         user = _user(caused_by)
         job = self._pending(job_id, actor_name, queue_name, args, kwargs, max_retries, user)
-        job.copy_of = copy_of
+        job.copy_of, job.next_eta, job.unique_key = copy_of, due, unique_key
         if about is not None:
             job.about_type = ContentType.objects.get_for_model(about)
             job.about_id = str(about.pk)
@@ -284,7 +294,7 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
                     kwargs=stored.kwargs,
                     sealed_arguments=stored.sealed,
                     max_retries=max_retries,
-                    status=JobStatus.QUEUED,
+                    status=JobStatus.SCHEDULED if eta else JobStatus.QUEUED,
                     sent_at=now,
                     next_eta=eta,
                 )
@@ -348,7 +358,9 @@ class Job(models.Model):
     sent_at = models.DateTimeField("sent at", null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    next_eta = models.DateTimeField("next attempt at", null=True, blank=True)
+    next_eta = models.DateTimeField(
+        "due at", null=True, blank=True, help_text="A scheduled job's or the next retry's."
+    )
     duration = models.DurationField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     worker = models.CharField(max_length=255, blank=True)
@@ -393,6 +405,10 @@ class Job(models.Model):
     )
     # The web request that enqueued it: the same id is on that request's log lines.
     request_id = models.CharField(max_length=64, blank=True)
+    #: The uniqueness key it was enqueued with (jobs/ledger/unique.py), and how many enqueues of
+    #: that key were answered with this job instead of a new one.
+    unique_key = models.CharField(max_length=255, blank=True)
+    duplicates = models.PositiveIntegerField("duplicate enqueues skipped", default=0)
 
     objects = JobManager()
 
@@ -541,3 +557,17 @@ class WorkerProcess(models.Model):
 
     def __str__(self) -> str:
         return f"{self.host}:{self.pid}"
+
+
+class UniqueJobLock(models.Model):
+    """Who holds a uniqueness key: its primary key is the key, so of concurrent enqueues of one
+    key only one can insert it (jobs/ledger/unique.py). Held while its job is in the lock's
+    scope; a later enqueue finds a stale lock and takes it over (one conditional UPDATE)."""
+
+    key = models.CharField(max_length=255, primary_key=True)
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="+")
+    scope = models.CharField(max_length=16)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.key

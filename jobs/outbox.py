@@ -4,6 +4,7 @@ on commit; the relay (jobs/maintenance/relay.py) sends what that send missed."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import uuid
 from collections.abc import Iterable, Sequence
@@ -19,6 +20,13 @@ from jobs.ledger import transitions
 from jobs.ledger.messages import RECORDED_OPTION, eta_of, max_retries_of
 from jobs.ledger.requests import SentRequest
 from jobs.ledger.retries import SENT_WRITE_BUDGET, write_with_retries
+from jobs.ledger.unique import (
+    UNIQUE_OPTION,
+    DuplicateJobError,
+    Unique,
+    count_duplicate,
+    take_key,
+)
 from jobs.ledger.writer import WriterStoppedError, background_writer
 from jobs.models import EventKind, Job
 
@@ -34,6 +42,7 @@ def enqueue(
     about: models.Model | None = None,
     caused_by: Any = None,
     delay: dt.timedelta | None = None,
+    unique: Unique | None = None,
     **kwargs: Any,
 ) -> Job:
     """Record a `pending` job now and send its message when the current transaction commits.
@@ -41,8 +50,13 @@ def enqueue(
     Rolled back: no row and no message. Broker unreachable at commit: the job stays `pending`
     (visible in the admin) instead of the request failing. `about` is the object the job is
     for (shown and linked in the admin); `caused_by` is the user whose action caused it.
+    `delay`: run it that much later (the job is `scheduled` until then). `unique` (or the
+    actor's `unique` option): if an unfinished job has the same key, that job is returned
+    instead of a new one (jobs/ledger/unique.py).
     """
-    return enqueue_call(actor, args, kwargs, about=about, caused_by=caused_by, delay=delay)
+    return enqueue_call(
+        actor, args, kwargs, about=about, caused_by=caused_by, delay=delay, unique=unique
+    )
 
 
 def enqueue_call(
@@ -54,12 +68,28 @@ def enqueue_call(
     caused_by: Any = None,
     delay: dt.timedelta | None = None,
     queue_name: str | None = None,
+    unique: Unique | None = None,
 ) -> Job:
     """`enqueue()` with the arguments as values, and another queue than the actor's if given
-    (Django's Tasks framework: a task's `queue_name`)."""
-    job, message = record_pending(
-        actor, args, kwargs, about=about, caused_by=caused_by, queue_name=queue_name
+    (Django's Tasks framework: a task's `queue_name`). A duplicate of a unique job returns that
+    job, with `was_duplicate` set on it."""
+    unique = unique or actor.options.get(UNIQUE_OPTION)
+    due = timezone.now() + delay if delay else None
+    pending = functools.partial(
+        record_pending, actor, args, kwargs, about=about, caused_by=caused_by, due=due
     )
+    if unique is None:
+        job, message = pending(queue_name=queue_name)
+    else:
+        key = unique.key_for(actor.actor_name, args, kwargs)
+        try:
+            with transaction.atomic():  # a savepoint: a duplicate's insert is undone
+                job, message = pending(queue_name=queue_name, unique_key=key)
+                take_key(key, job, unique)
+        except DuplicateJobError as duplicate:
+            count_duplicate(duplicate.job)
+            duplicate.job.was_duplicate = True  # type: ignore[attr-defined]
+            return duplicate.job
     delay_ms = int(delay.total_seconds() * 1000) if delay else None
     transaction.on_commit(lambda: send(message, delay_ms), robust=True)
     return job
@@ -102,6 +132,8 @@ def record_pending(
     caused_by: Any = None,
     copy_of: Job | None = None,
     queue_name: str | None = None,
+    due: dt.datetime | None = None,
+    unique_key: str = "",
 ) -> tuple[Job, Message[Any]]:
     """Insert a pending job and build its message, for the caller to send after commit."""
     message = actor.message_with_options(args=tuple(args), kwargs=kwargs, **{RECORDED_OPTION: True})
@@ -117,6 +149,8 @@ def record_pending(
         about=about,
         caused_by=caused_by,
         copy_of=copy_of,
+        due=due,
+        unique_key=unique_key,
     )
     return job, message
 

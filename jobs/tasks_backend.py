@@ -52,6 +52,7 @@ else:
 STATUSES = {
     JobStatus.PENDING: TaskResultStatus.READY,
     JobStatus.QUEUED: TaskResultStatus.READY,
+    JobStatus.SCHEDULED: TaskResultStatus.READY,
     JobStatus.RETRYING: TaskResultStatus.READY,
     JobStatus.RUNNING: TaskResultStatus.RUNNING,
     JobStatus.SUCCEEDED: TaskResultStatus.SUCCESSFUL,

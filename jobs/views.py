@@ -46,7 +46,9 @@ def job_status(request: HttpRequest, job_id: uuid.UUID) -> JsonResponse:
         "started_at": _iso(job.started_at),
         "finished_at": _iso(job.finished_at),
         "next_attempt_at": _iso(job.next_eta),
+        "due_at": _iso(job.next_eta),  # a scheduled job's due time (next_attempt_at: the same)
         "duration_seconds": job.duration.total_seconds() if job.duration else None,
+        "duplicates": job.duplicates,
     }
     if can_see_details(request, job):
         body.update(args=job.args, kwargs=job.kwargs, result=job.result, last_error=job.last_error)

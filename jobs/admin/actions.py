@@ -52,12 +52,20 @@ RUN_AGAIN = Action(
     None,
     "A new job with the same arguments, linked to the original, which stays as it is.",
 )
+RUN_NOW = Action(
+    "run_now",
+    "Run now",
+    "retry",
+    frozenset({JobStatus.SCHEDULED}),
+    "Scheduled jobs are sent now instead of at their due time; the delayed copy is skipped.",
+)
 CANCEL = Action(
     "cancel",
     "Cancel",
     "cancel",
     JobStatus.cancellable(),
-    "Pending, queued and retrying jobs are cancelled; a worker that receives one skips it.",
+    "Pending, queued, scheduled and retrying jobs are cancelled; a worker that receives one "
+    "skips it.",
 )
 DELETE = Action(
     "delete",
@@ -71,7 +79,7 @@ DELETE = Action(
 class JobActionsMixin:
     """The actions of JobAdmin (a ModelAdmin)."""
 
-    actions: Any = ("retry_jobs", "run_again_jobs", "cancel_jobs", "delete_jobs")
+    actions: Any = ("retry_jobs", "run_now_jobs", "run_again_jobs", "cancel_jobs", "delete_jobs")
 
     # --- permissions (Django's: assignable to groups) ----------------------------------------
 
@@ -101,6 +109,15 @@ class JobActionsMixin:
             queryset,
             RETRY,
             lambda jobs: operations.retry(jobs, operator=request.user),
+        )
+
+    @admin.action(permissions=["retry"], description="Run scheduled jobs now")
+    def run_now_jobs(self, request: HttpRequest, queryset: QuerySet[Job]) -> HttpResponse | None:
+        return self._bulk(
+            request,
+            queryset,
+            RUN_NOW,
+            lambda jobs: operations.run_now(jobs, operator=request.user),
         )
 
     @admin.action(permissions=["retry"], description="Run again as new jobs")
@@ -204,6 +221,11 @@ class JobActionsMixin:
                 name="jobs_job_retry",
             ),
             path(
+                "<uuid:job_id>/run-now/",
+                wrap(require_POST(self._one(RUN_NOW, operations.run_now))),
+                name="jobs_job_run_now",
+            ),
+            path(
                 "<uuid:job_id>/run-again/",
                 wrap(require_POST(self._one(RUN_AGAIN, operations.run_again))),
                 name="jobs_job_run_again",
@@ -239,6 +261,7 @@ class JobActionsMixin:
         buttons = []
         for action, url_name in (
             (RETRY, "jobs_job_retry"),
+            (RUN_NOW, "jobs_job_run_now"),
             (RUN_AGAIN, "jobs_job_run_again"),
             (CANCEL, "jobs_job_cancel"),
         ):

@@ -77,6 +77,17 @@ def retry(jobs: QuerySet[Job], *, operator: Any) -> Outcome:
     return outcome
 
 
+def run_now(jobs: QuerySet[Job], *, operator: Any) -> Outcome:
+    """Scheduled jobs are sent now instead of at their due time."""
+    outcome = Outcome()
+    for ids in batches(jobs):
+        moved = staff_actions.run_now(ids, operator=operator)
+        outcome.done += len(moved)
+        outcome.skipped += len(ids) - len(moved)
+        _send(moved, outcome, note=f"Sent now by {operator}, before its due time.")
+    return outcome
+
+
 def run_again(jobs: QuerySet[Job], *, operator: Any) -> Outcome:
     """Each job's arguments enqueued again as a new job, linked to the original."""
     outcome = Outcome()
@@ -122,7 +133,7 @@ def _send(jobs: list[Job], outcome: Outcome, *, note: str) -> None:
 
 
 def cancel(jobs: QuerySet[Job], *, operator: Any) -> Outcome:
-    """Waiting jobs (pending, queued, retrying) become cancelled; workers skip them."""
+    """Waiting jobs (pending, queued, scheduled, retrying) become cancelled; workers skip them."""
     return _each_batch(jobs, lambda ids: staff_actions.cancel(ids, operator=operator))
 
 

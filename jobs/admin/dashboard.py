@@ -195,6 +195,11 @@ def stuck_jobs(now: dt.datetime, alive: set[str], broker_known: bool) -> list[Nu
             status__exact=JobStatus.RETRYING,
             next_eta__lt=overdue,
         ),
+        _number(
+            f"Scheduled, overdue by over {OVERDUE.seconds // 60} min",
+            status__exact=JobStatus.SCHEDULED,
+            next_eta__lt=overdue,
+        ),
     ]
     if broker_known:
         heartbeat = dt.timedelta(

@@ -176,6 +176,7 @@ class JobAdmin(JobActionsMixin, admin.ModelAdmin[Job]):
         "queue_name",
         "attempts_display",
         "enqueued_at",
+        "next_eta",
         "duration_display",
         "about_display",
         "error_display",
@@ -210,6 +211,8 @@ class JobAdmin(JobActionsMixin, admin.ModelAdmin[Job]):
                     "copy_of",
                     "copies_display",
                     "request_id",
+                    "unique_key",
+                    "duplicates",
                     "last_error_display",
                 )
             },

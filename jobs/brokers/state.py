@@ -118,7 +118,10 @@ def oldest_waiting_in_ledger(queue: str) -> float | None:
     RabbitMQ cannot show its head message without taking it off the queue."""
     now = timezone.now()
     since = (
-        Job.objects.filter(queue_name=queue, status__in=(JobStatus.QUEUED, JobStatus.RETRYING))
+        Job.objects.filter(
+            queue_name=queue,
+            status__in=(JobStatus.QUEUED, JobStatus.RETRYING, JobStatus.SCHEDULED),
+        )
         .annotate(since=Coalesce("next_eta", "sent_at"))
         .filter(since__lte=now)
         .aggregate(oldest=Min("since"))["oldest"]

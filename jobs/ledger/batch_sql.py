@@ -68,7 +68,8 @@ class BatchOutcome:
     moved: set[uuid.UUID] = field(default_factory=set)
     """Jobs a success moved to `succeeded`; its event is written for all of them."""
     sent: set[uuid.UUID] = field(default_factory=set)
-    """Pending jobs a send moved to `queued`; its event is written for all of them."""
+    """Pending jobs a send moved to `queued` (`scheduled` with a due time); its event is
+    written for all of them."""
     at: dt.datetime = field(default_factory=timezone.now)
     """The batch's time: when its claims started and its successes ended."""
 
@@ -236,7 +237,8 @@ def _sql(which: str, rows: str, *, postgres: bool) -> _Sql:
         values=f"q (id, at, eta, kind, note) AS {rows}",
         update=f"""
             UPDATE {table} SET
-                status = %s, sent_at = q.at, next_eta = q.eta, relay_lease_until = NULL
+                status = CASE WHEN q.eta IS NULL THEN %s ELSE %s END, sent_at = q.at,
+                next_eta = q.eta, relay_lease_until = NULL
             FROM q
             WHERE {table}.id = q.id{probe("q")} AND ({table}.status || '') = %s
             RETURNING {table}.id
@@ -287,7 +289,7 @@ def _sends(prep: _Prep, sends: Sequence[SentRequest]) -> _Rows:
     return _Rows(
         _sql("sent", rows, postgres=prep.postgres),
         values_params=params,
-        update_params=[JobStatus.QUEUED, JobStatus.PENDING],
+        update_params=[JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.PENDING],
         event_params=[],
         events=lambda rows: [(r.job_id, r.kind, r.at, 0, "", r.note, r.eta) for r in sends],
     )

@@ -83,6 +83,31 @@ def cancel(ids: Iterable[uuid.UUID], *, operator: Any) -> int:
     return len(cancelled)
 
 
+def run_now(ids: Iterable[uuid.UUID], *, operator: Any) -> list[Job]:
+    """Scheduled jobs among `ids` go back to `pending` to be sent now, without their delay.
+    Returns the jobs moved; the caller sends them (or the relay does). Their delayed message
+    still arrives at the due time and is refused by the claim (the attempt is taken)."""
+    now = timezone.now()
+    with transaction.atomic():
+        jobs = list(Job.objects.select_for_update().filter(pk__in=ids).scheduled())
+        Job.objects.filter(pk__in=[job.pk for job in jobs]).update(
+            status=JobStatus.PENDING,
+            next_eta=None,
+            relay_lease_until=now + dt.timedelta(seconds=settings.RELAY_GRACE_SECONDS),
+        )
+        JobEvent.objects.bulk_create(
+            JobEvent(
+                job=job,
+                kind=EventKind.RUN_NOW,
+                at=now,
+                operator=operator,
+                message=f"Run now by {operator}, before its due time {job.next_eta:%Y-%m-%d %H:%M:%S}.",
+            )
+            for job in jobs
+        )
+    return jobs
+
+
 def delete_finished(ids: Iterable[uuid.UUID]) -> list[Job]:
     """Delete the finished jobs among `ids` with their events; returns the deleted jobs."""
     with transaction.atomic():

@@ -70,7 +70,8 @@ def mark_sent(
     kind: EventKind = EventKind.QUEUED,
     note: str = "",
 ) -> bool:
-    """The broker accepted the message (sent at `at`). Only a pending job moves to queued.
+    """The broker accepted the message (sent at `at`). Only a pending job moves to queued
+    (scheduled, with an `eta`).
 
     The event is written even when a worker already claimed the job (it can be faster than
     this write): the send happened, at `at`, before the claim.

@@ -88,7 +88,9 @@ def check_ledger(*, repair: bool) -> list[Finding]:
         Job.objects.running().filter(started_at__lt=started_before).exclude(worker_id__in=alive)
     )
     overdue = list(
-        Job.objects.filter(status=JobStatus.RETRYING, next_eta__lt=now - OVERDUE)
+        Job.objects.filter(
+            status__in=(JobStatus.RETRYING, JobStatus.SCHEDULED), next_eta__lt=now - OVERDUE
+        )
         | Job.objects.filter(status=JobStatus.QUEUED, sent_at__lt=now - OVERDUE)
     )
     in_redis = broker_messages(broker, dead_only=not (orphans or overdue))

@@ -76,7 +76,10 @@ def send_pending_jobs(*, older_than: dt.timedelta = DEFAULT_GRACE, limit: int = 
         except SealError:
             logger.exception("Pending job %s cannot be sent.", job.id)
             continue
-        if not send(message, kind=EventKind.RESENT, note=note):
+        # A delayed job keeps its due time (a send with what is left of the delay).
+        left = (job.next_eta - timezone.now()).total_seconds() if job.next_eta else 0
+        delay_ms = int(left * 1000) if left > 0 else None
+        if not send(message, delay_ms, kind=EventKind.RESENT, note=note):
             release_relay_lease(job.id)
             break
         sent += 1

@@ -43,6 +43,7 @@ from jobs.ledger.retries import (
     SENT_WRITE_BUDGET,
     write_with_retries,
 )
+from jobs.ledger.unique import UNIQUE_OPTION
 from jobs.log_context import job_context
 from jobs.models import EventKind, Job, JobStatus
 from jobs.worker.process import WorkerLedger
@@ -75,7 +76,7 @@ class JobTracker(Middleware):
     """Records enqueue, claim, success, retry, failure and skip of every message."""
 
     # Lets actors declare arguments to redact in the ledger (jobs/ledger/redaction.py).
-    actor_options = {SECRET_ARGUMENTS_OPTION}
+    actor_options = {SECRET_ARGUMENTS_OPTION, UNIQUE_OPTION}
     #: Ack a success once it is committed, by the acker thread, where the broker can hold
     #: acks; False: each worker thread waits for its success's write (bench's variant).
     defer_acks = True
