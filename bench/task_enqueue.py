@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from typing import Any
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,13 +69,15 @@ def run(args: argparse.Namespace) -> None:
     from tests.workbench.tasks import add
 
     call_command("migrate", verbosity=0)
-    actor = add.get_backend().actor_for(add)
+    backend: Any = add.get_backend()
+    actor = backend.actor_for(add)
 
     def timed(call: Callable[[], object]) -> float:
         started = time.perf_counter()
         for _ in range(args.calls):
             call()
-        return (time.perf_counter() - started) / args.calls
+        calls: int = args.calls
+        return (time.perf_counter() - started) / calls
 
     variants: dict[str, Callable[[], object]] = {
         "enqueue": lambda: enqueue(actor, 1, 2),

@@ -248,7 +248,10 @@ DRAMATIQ_BROKER = {"BROKER": "dramatiq.brokers.stub.StubBroker", "OPTIONS": {}, 
 # (its web process's own on-commit send may still be under way) before the relay sends it.
 LEDGER_UPKEEP_INTERVAL_SECONDS = env.float("LEDGER_UPKEEP_INTERVAL_SECONDS", default=5.0)
 RELAY_GRACE_SECONDS = env.float("RELAY_GRACE_SECONDS", default=30.0)
-# How often one worker of the fleet checks the ledger against Redis (jobs/maintenance/).
+# The scheduler in every worker's upkeep thread (jobs/schedules): periodic jobs, the ledger's own
+# upkeep among them. Off only for tests that count every job a worker makes.
+JOBS_SCHEDULER_ENABLED = env.bool("JOBS_SCHEDULER_ENABLED", default=True)
+# How often the ledger-check schedule checks the ledger against the broker (jobs/tasks.py).
 LEDGER_CHECK_INTERVAL_SECONDS = env.float("LEDGER_CHECK_INTERVAL_SECONDS", default=60.0)
 # Finished jobs older than this are deleted with their events (0 keeps them forever): by
 # `manage.py prune_jobs`, and a few seconds per ledger check by the workers.

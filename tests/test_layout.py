@@ -23,6 +23,8 @@ RANKS = {
     "jobs.results": 3,
     "jobs.worker": 4,
     "jobs.tasks_backend": 4,
+    "jobs.schedules": 4,
+    "jobs.tasks": 6,
     "jobs.maintenance": 5,
     "jobs.metrics": 6,
     "jobs.admin": 6,

@@ -35,7 +35,7 @@ from django.utils import timezone
 from jobs.brokers import state as broker_state
 from jobs.ledger.rollups import finished_per_hour, rolled_up_until
 from jobs.maintenance.ledger_check import OVERDUE
-from jobs.models import Job, JobStatus
+from jobs.models import AlertIncident, Job, JobStatus
 
 #: Without PostgreSQL's percentile_cont, per-actor run and wait times come from at most this many
 #: recent jobs per actor (computed in Python).
@@ -118,6 +118,8 @@ class Snapshot:
     actors: list[ActorStats]
     error_groups: list[ErrorGroup]
     charts: dict[str, Any] = field(default_factory=dict)
+    alerts: list[AlertIncident] = field(default_factory=list)
+    """Incidents open now (jobs/maintenance/alerts.py)."""
 
 
 def snapshot() -> Snapshot:
@@ -144,6 +146,9 @@ def snapshot() -> Snapshot:
             "minutes": finished_series(now, "minute", dt.timedelta(hours=1)),
             "hours": finished_series(now, "hour", dt.timedelta(days=7)),
         },
+        alerts=list(
+            AlertIncident.objects.filter(resolved_at__isnull=True).select_related("rule")[:20]
+        ),
     )
 
 

@@ -101,7 +101,7 @@ def run_now(ids: Iterable[uuid.UUID], *, operator: Any) -> list[Job]:
                 kind=EventKind.RUN_NOW,
                 at=now,
                 operator=operator,
-                message=f"Run now by {operator}, before its due time {job.next_eta:%Y-%m-%d %H:%M:%S}.",
+                message=f"Run now by {operator}, before its due time {job.next_eta:%H:%M:%S}.",
             )
             for job in jobs
         )

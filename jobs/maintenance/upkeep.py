@@ -1,10 +1,9 @@
-"""LedgerUpkeep: the periodic work worker processes do for the ledger.
+"""LedgerUpkeep: the periodic work worker processes do for the ledger, in a thread of each.
 
-Every interval, each worker process runs the outbox relay (safe to run N times at once: jobs are
-leased). About once a minute, one process of the whole fleet (a Redis lock) also runs the ledger
-check against Redis (ledger_check.py), rolls up the settled hours (jobs/ledger/rollups.py) and
-prunes jobs past the retention period (retention.py), and each process refreshes its entry in the
-worker registry the admin dashboard shows. No extra daemon to deploy.
+Every interval, each worker process refreshes its entry in the worker registry, runs the outbox
+relay (safe to run N times at once: jobs are leased) and the scheduler (jobs/schedules: each
+instant's job enqueued once across the fleet). The ledger check, rollups with retention, and the
+alert rules are schedules of their own (jobs/tasks.py), run as jobs. No extra daemon to deploy.
 """
 
 from __future__ import annotations
@@ -14,11 +13,9 @@ import logging
 import random
 import threading
 import time
-import uuid
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import DatabaseError, close_old_connections, connections
 from django.utils import timezone
 from dramatiq import Broker
@@ -30,27 +27,24 @@ from jobs.ledger.rollups import roll_up, rolled_up_until
 from jobs.maintenance.ledger_check import check_ledger
 from jobs.maintenance.relay import send_pending_jobs
 from jobs.maintenance.retention import prune
+from jobs.schedules.scheduler import run_due_schedules, sync_declarations
 
 logger = logging.getLogger(__name__)
 
-#: Cache key held by the worker running the ledger check.
-FLEET_LOCK = "jobs:ledger-check"
-#: Longest a ledger check spends deleting old jobs (it catches up over the following checks).
-RETENTION_SECONDS_PER_CHECK = 5.0
+#: Longest one retention run spends deleting old jobs (the next runs catch up).
+RETENTION_SECONDS_PER_RUN = 30.0
 
 
 class LedgerUpkeep(Middleware):
     def __init__(self, *, interval: float | None = None, relay_grace: float | None = None) -> None:
         self.interval = interval or settings.LEDGER_UPKEEP_INTERVAL_SECONDS
         self.relay_grace = dt.timedelta(seconds=relay_grace or settings.RELAY_GRACE_SECONDS)
-        self.check_interval = settings.LEDGER_CHECK_INTERVAL_SECONDS
-        self._next_check = 0.0
+        self._synced = False  # this process's schedule declarations stored
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._broker: Broker | None = None
         self._worker: Any = None
         self._started = time.time()
-        self._owner = uuid.uuid4().hex  # who holds the fleet lock, for anyone reading it
 
     def after_worker_boot(self, broker: Broker, worker: Any) -> None:
         self._broker, self._worker, self._started = broker, worker, time.time()
@@ -83,27 +77,34 @@ class LedgerUpkeep(Middleware):
             if self._broker is not None:
                 announce_worker(self._broker, self._worker, self._started)
             send_pending_jobs(older_than=self.relay_grace)
-            if time.monotonic() >= self._next_check:
-                self._next_check = time.monotonic() + self.check_interval
-                if self._take_fleet_lock():
-                    for finding in check_ledger(repair=True):
-                        logger.warning(
-                            "Ledger check: %s: %s -> %s",
-                            finding.job_id,
-                            finding.problem,
-                            finding.action,
-                        )
-                    roll_up()
-                    if settings.LEDGER_RETENTION_DAYS > 0 and (age := prunable_age()):
-                        prune(age, max_seconds=RETENTION_SECONDS_PER_CHECK)
+            if settings.JOBS_SCHEDULER_ENABLED:
+                if not self._synced:
+                    sync_declarations()
+                    self._synced = True
+                run_due_schedules()
         except (DatabaseError, RedisError, OSError):
             logger.warning("Ledger upkeep failed; retrying next interval.", exc_info=True)
             connections["default"].close()
 
-    def _take_fleet_lock(self) -> bool:
-        """One ledger check per interval across all workers (it scans the broker): an atomic
-        add in the cache every web and worker process shares, whatever the broker."""
-        return bool(cache.add(FLEET_LOCK, self._owner, max(1, int(self.check_interval * 0.9))))
+
+def ledger_check_duty() -> int:
+    """The ledger check, repairing what it finds; returns how many findings."""
+    findings = check_ledger(repair=True)
+    for finding in findings:
+        logger.warning(
+            "Ledger check: %s: %s -> %s", finding.job_id, finding.problem, finding.action
+        )
+    return len(findings)
+
+
+def retention_duty(max_seconds: float = RETENTION_SECONDS_PER_RUN) -> dict[str, int]:
+    """Roll up the settled hours, then prune finished jobs past the retention period (only
+    those whose hour is counted), for at most `max_seconds` (the next runs catch up)."""
+    hours = roll_up()
+    pruned = 0
+    if settings.LEDGER_RETENTION_DAYS > 0 and (age := prunable_age()):
+        pruned = prune(age, max_seconds=max_seconds).jobs
+    return {"hours_rolled_up": hours, "jobs_pruned": pruned}
 
 
 def prunable_age() -> dt.timedelta | None:

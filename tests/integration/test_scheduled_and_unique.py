@@ -42,7 +42,8 @@ def test_a_delayed_job_is_scheduled_with_its_due_time_then_runs(
     assert workbench.runs(tmp_path, "attempts") == []
 
     job = wait_until_final(job.pk, workbench_worker)
-    assert job.status == JobStatus.SUCCEEDED and job.first_started_at >= due
+    assert job.first_started_at is not None and job.first_started_at >= due
+    assert job.status == JobStatus.SUCCEEDED
     # A bare Dramatiq send with a delay is recorded as scheduled too.
     workbench.flaky.send_with_options(args=("bare",), delay=60_000)
     bare = wait_for(lambda: Job.objects.filter(args=["bare"]).first(), 10)
@@ -61,6 +62,7 @@ def test_staff_run_a_scheduled_job_now_and_its_delayed_copy_is_refused(
     assert response.status_code == 302
     job = wait_until_final(job.pk, workbench_worker)
     assert job.status == JobStatus.SUCCEEDED
+    assert job.first_started_at is not None
     assert job.first_started_at < job.enqueued_at + dt.timedelta(seconds=3)
     # At the due time the delayed message arrives and is refused: the job ran once.
     wait_for(lambda: job.events.filter(kind=EventKind.SKIPPED).exists(), 20, workbench_worker.logs)

@@ -1,4 +1,5 @@
-"""LedgerUpkeep: the relay on every run, the ledger check by one worker of the fleet at a time."""
+"""LedgerUpkeep: the relay and the scheduler on every run; the ledger check and retention as the
+duties their schedules run (jobs/tasks.py)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,11 @@ import datetime as dt
 import uuid
 
 import pytest
-from django.core.cache import cache
 from django.utils import timezone
 
 from accounts.models import User
 from accounts.tasks import send_welcome_email
-from jobs.maintenance.upkeep import FLEET_LOCK, LedgerUpkeep
+from jobs.maintenance.upkeep import LedgerUpkeep, ledger_check_duty, retention_duty
 from jobs.models import EventKind, Job, JobStatus
 from tests.conftest import wait_for
 
@@ -31,19 +31,6 @@ def never_sent(user: User) -> Job:
     )
 
 
-@pytest.fixture(autouse=True)
-def _no_fleet_lock(redis_client) -> None:
-    """Each test starts as if no worker had run the ledger check in this interval."""
-    cache.delete(FLEET_LOCK)
-
-
-def test_only_one_worker_of_the_fleet_runs_the_ledger_check_per_interval(redis_url: str):
-    first, second = LedgerUpkeep(), LedgerUpkeep()
-
-    assert first._take_fleet_lock() is True
-    assert second._take_fleet_lock() is False
-
-
 def test_an_upkeep_run_relays_pending_jobs_and_repairs_overdue_ones(redis_url: str, alice: User):
     pending, overdue = never_sent(alice), never_sent(alice)
     long_ago = timezone.now() - dt.timedelta(hours=1)
@@ -53,6 +40,7 @@ def test_an_upkeep_run_relays_pending_jobs_and_repairs_overdue_ones(redis_url: s
     )
 
     LedgerUpkeep().run_once()
+    ledger_check_duty()
 
     # The sends' records are written by the background writer (jobs/ledger/writer.py).
     wait_for(lambda: Job.objects.get(pk=pending.pk).status == JobStatus.QUEUED, 10)
@@ -68,21 +56,20 @@ def finished_long_ago(user: User, days: float) -> Job:
     return job
 
 
-def test_the_ledger_check_rolls_up_finished_hours_then_prunes_past_retention(
+def test_the_retention_duty_rolls_up_finished_hours_then_prunes_past_retention(
     redis_client, alice: User, settings
 ):
     from jobs.models import JobsPerHour
 
     settings.LEDGER_RETENTION_DAYS = 30
     oldest, old, recent = (finished_long_ago(alice, days) for days in (45, 35, 1))
-    # The rollups catch up a week per check: the first check counts the oldest job's week.
-    LedgerUpkeep().run_once()
+    # The rollups catch up a week per run: the first run counts the oldest job's week.
+    retention_duty()
     assert not Job.objects.filter(pk=oldest.pk).exists()  # pruned by the workers themselves
     assert Job.objects.filter(pk=old.pk).exists()  # not counted yet, so not pruned yet
 
-    for _ in range(3):  # the next intervals' checks
-        cache.delete(FLEET_LOCK)
-        LedgerUpkeep().run_once()
+    for _ in range(3):  # the next runs of its schedule
+        retention_duty()
 
     assert not Job.objects.filter(pk=old.pk).exists()
     assert Job.objects.filter(pk=recent.pk).exists()

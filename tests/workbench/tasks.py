@@ -7,6 +7,7 @@ safe across processes).
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import os
 import signal
@@ -18,6 +19,8 @@ import dramatiq
 from django.conf import settings
 from django_tasks import TaskContext, task
 from dramatiq.middleware import CurrentMessage
+
+from jobs.schedules import schedule
 
 QUEUE = "workbench"
 logger = logging.getLogger(__name__)
@@ -139,3 +142,14 @@ def explode(key: str) -> None:
 async def attempt_of(context: TaskContext, key: str) -> dict[str, Any]:
     await asyncio.sleep(0.01)
     return {"key": key, "attempt": context.attempt, "id": context.task_result.id}
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=0)
+def tick(label: str) -> str:
+    """The workbench schedule's actor: records each run."""
+    record("ticks", label)
+    return label
+
+
+# Runs only in workers started with JOBS_SCHEDULER_ENABLED=1 (tests/conftest.py turns it off).
+schedule("workbench-tick", tick, every=dt.timedelta(seconds=2), args=["tick"])

@@ -1,0 +1,68 @@
+"""When a schedule's instants fall: cron expressions (croniter) in the schedule's time zone, or
+intervals aligned on the Unix epoch (every worker computes the same instants), and both in
+words for the admin (cron-descriptor)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+from cron_descriptor import get_description
+from croniter import croniter
+
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def valid_cron(expression: str) -> bool:
+    return bool(croniter.is_valid(expression))
+
+
+def zone(name: str) -> dt.tzinfo:
+    return zoneinfo.ZoneInfo(name)
+
+
+def latest_instant(
+    cron: str, interval: dt.timedelta | None, tz: str, now: dt.datetime
+) -> dt.datetime:
+    """The last instant at or before `now`."""
+    if cron:
+        # get_prev is strictly before its start: a second later counts `now` itself.
+        start = now.astimezone(zone(tz)).replace(microsecond=0) + dt.timedelta(seconds=1)
+        previous: dt.datetime = croniter(cron, start).get_prev(dt.datetime)
+        return previous.astimezone(dt.UTC)
+    interval = _interval(interval)
+    steps = (now - EPOCH) // interval
+    return EPOCH + steps * interval
+
+
+def next_instant(
+    cron: str, interval: dt.timedelta | None, tz: str, after: dt.datetime
+) -> dt.datetime:
+    """The first instant strictly after `after`."""
+    if cron:
+        following: dt.datetime = croniter(cron, after.astimezone(zone(tz))).get_next(dt.datetime)
+        return following.astimezone(dt.UTC)
+    interval = _interval(interval)
+    return EPOCH + ((after - EPOCH) // interval + 1) * interval
+
+
+def in_words(cron: str, interval: dt.timedelta | None, tz: str) -> str:
+    if cron:
+        try:
+            text = str(get_description(cron))
+        except Exception:  # noqa: BLE001  # the library's own errors: say the expression instead
+            text = cron
+        return f"{text} ({tz})"
+    interval = _interval(interval)
+    seconds = int(interval.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds % size == 0:
+            count = seconds // size
+            return f"Every {unit}" if count == 1 else f"Every {count} {unit}s"
+    return f"Every {seconds} seconds"
+
+
+def _interval(interval: dt.timedelta | None) -> dt.timedelta:
+    if interval is None:
+        raise ValueError("A schedule needs a cron expression or an interval.")
+    return interval
