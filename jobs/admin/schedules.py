@@ -126,11 +126,9 @@ class ScheduleAdmin(admin.ModelAdmin[Schedule]):
         if job is None:
             return "—"
         url = reverse("admin:jobs_job_change", args=[job.pk])
+        at = schedule.last_instant or job.enqueued_at
         return format_html(
-            '<a href="{}">{:%Y-%m-%d %H:%M:%S}</a> {}',
-            url,
-            schedule.last_instant or job.enqueued_at,
-            status_badge(job),
+            '<a href="{}">{}</a> {}', url, f"{at:%Y-%m-%d %H:%M:%S}", status_badge(job)
         )
 
     @admin.display(description="declaration")
@@ -151,13 +149,13 @@ class ScheduleAdmin(admin.ModelAdmin[Schedule]):
         jobs = Job.objects.filter(about_type__model="schedule", about_id=str(schedule.pk))[:HISTORY]
         rows = format_html_join(
             "",
-            '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{:%Y-%m-%d %H:%M:%S}</td></tr>',
+            '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td></tr>',
             (
                 (
                     reverse("admin:jobs_job_change", args=[job.pk]),
                     str(job.pk)[:8],
                     status_badge(job),
-                    job.enqueued_at,
+                    f"{job.enqueued_at:%Y-%m-%d %H:%M:%S}",
                 )
                 for job in jobs
             ),

@@ -82,20 +82,24 @@ def test_staff_retry_a_failed_job_and_see_it_succeed(
     screenshot(page, "admin-job-retried")
 
 
-def test_staff_cancel_a_queued_job(
+def test_staff_cancel_a_scheduled_job(
     page: Page, live_server: Any, workbench_worker: WorkerProcess, staff: User, tmp_path: Path
 ):
     job = enqueue(workbench.flaky, "someday", delay=dt.timedelta(minutes=10))
-    wait_for(lambda: Job.objects.get(pk=job.pk).status == JobStatus.QUEUED, 10)
+    wait_for(lambda: Job.objects.get(pk=job.pk).status == JobStatus.SCHEDULED, 10)
 
     log_in(page, live_server.url)
-    page.goto(f"{live_server.url}/admin/jobs/job/?status__exact=queued")
+    page.goto(f"{live_server.url}/admin/jobs/job/?status__exact=scheduled")
+    expect(page.locator("#result_list tbody tr")).to_contain_text("Scheduled")
     page.locator("#result_list tbody tr th a").first.click()
+    expect(page.locator("button.job-action-run_now")).to_be_visible()  # before its due time
     page.click("button.job-action-cancel")
 
     expect(page.locator(".messagelist")).to_contain_text("Cancel: 1 job(s) done")
     expect(page.locator(".job-status")).to_have_text("Cancelled")
-    expect(page.locator("#timeline")).to_contain_text("Cancelled by staff@example.com while queued")
+    expect(page.locator("#timeline")).to_contain_text(
+        "Cancelled by staff@example.com while scheduled"
+    )
     assert Job.objects.get(pk=job.pk).status == JobStatus.CANCELLED
 
 

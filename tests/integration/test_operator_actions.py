@@ -63,7 +63,7 @@ def test_a_cancelled_job_is_skipped_by_the_worker_when_it_arrives(
     workbench_worker: WorkerProcess, tmp_path: Path, staff: User
 ):
     job = enqueue(workbench.flaky, "later", delay=dt.timedelta(seconds=2))
-    wait_for(lambda: Job.objects.get(pk=job.pk).status == JobStatus.QUEUED, 10)
+    wait_for(lambda: Job.objects.get(pk=job.pk).status == JobStatus.SCHEDULED, 10)
 
     post(staff_client(staff), f"/admin/jobs/job/{job.pk}/cancel/")
 

@@ -1,0 +1,53 @@
+"""The Schedules page in headless Chromium: the ledger's own schedules and an app's, their
+timing in words, last runs with their status; staff pause one from the list."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import Page, expect
+
+import jobs.tasks  # noqa: F401  # the ledger's own schedules, declared on import
+import tests.workbench.tasks  # noqa: F401  # the workbench-tick schedule
+from accounts.models import User
+from jobs.models import Schedule
+from jobs.schedules.scheduler import run_due_schedules, sync_declarations
+from tests.browser.test_admin_in_a_browser import log_in
+from tests.conftest import WorkerProcess, settled, wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+def test_staff_see_the_schedules_and_pause_one(
+    page: Page, live_server: Any, workbench_worker: WorkerProcess, staff: User, screenshot: Any
+):
+    sync_declarations()
+    jobs = run_due_schedules(timezone.now() + dt.timedelta(minutes=6))  # one run of each
+    assert len(jobs) == 4
+    for job in jobs:
+        wait_for(lambda job=job: settled(job.pk), 30, workbench_worker.logs)
+
+    log_in(page, live_server.url)
+    page.goto(f"{live_server.url}/admin/jobs/schedule/")
+    rows = page.locator("#result_list tbody tr")
+    expect(rows).to_have_count(4)
+    expect(page.locator("#result_list")).to_contain_text("Every 2 seconds")
+    expect(page.locator("#result_list")).to_contain_text("Every minute")
+    expect(page.locator("#result_list .job-status-succeeded")).to_have_count(4)
+    screenshot(page, "admin-schedules")
+
+    tick = Schedule.objects.get(name="workbench-tick")
+    page.check(f'input[name="_selected_action"][value="{tick.pk}"]')
+    page.select_option('select[name="action"]', "pause")
+    page.click('button[name="index"]')
+    expect(page.locator(".messagelist")).to_contain_text("Paused: 1")
+    assert Schedule.objects.get(pk=tick.pk).paused
+
+    page.click("text=workbench-tick")
+    expect(page.locator(".field-history")).to_contain_text("Succeeded")
+    expect(page.locator(".field-state")).to_contain_text("paused")
+    page.click("text=History")
+    expect(page.locator("#change-history")).to_contain_text("Paused.")
