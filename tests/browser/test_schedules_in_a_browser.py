@@ -27,8 +27,7 @@ def test_staff_see_the_schedules_and_pause_one(
     sync_declarations()
     jobs = run_due_schedules(timezone.now() + dt.timedelta(minutes=6))  # one run of each
     assert len(jobs) == 4
-    for job in jobs:
-        wait_for(lambda job=job: settled(job.pk), 30, workbench_worker.logs)
+    wait_for(lambda: all(settled(job.pk) for job in jobs), 30, workbench_worker.logs)
 
     log_in(page, live_server.url)
     page.goto(f"{live_server.url}/admin/jobs/schedule/")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,7 @@ import tests.workbench.tasks as workbench
 from jobs import JobFailedError, aresult, result
 from jobs.models import EventKind, Job, JobStatus
 from jobs.outbox import enqueue
-from tests.conftest import WorkerProcess, wait_until_final
+from tests.conftest import WorkerProcess, run_coroutine, wait_until_final
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -28,7 +27,7 @@ def test_an_async_actor_runs_is_tracked_and_its_result_read_sync_and_async(
     # The attempt's context reaches the coroutine: CurrentMessage, and the job on log lines.
     expected = {"key": "a1", "message_id": str(job.pk)}
     assert result(job, timeout=30) == expected
-    assert asyncio.run(aresult(job.pk, timeout=5)) == expected
+    assert run_coroutine(aresult(job.pk, timeout=5)) == expected
     job = wait_until_final(job.pk, workbench_worker)
     assert (job.status, job.attempts, job.result) == (JobStatus.SUCCEEDED, 1, expected)
     assert kinds(job) == ["enqueued", "queued", "started", "succeeded"]

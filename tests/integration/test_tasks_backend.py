@@ -16,7 +16,7 @@ import tests.workbench.tasks as workbench
 from jobs import JobFailedError, result
 from jobs.models import Job, JobStatus
 from jobs.tasks_backend import OffloadBackend
-from tests.conftest import WorkerProcess, wait_until_final
+from tests.conftest import WorkerProcess, run_coroutine, wait_until_final
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -95,7 +95,7 @@ def test_an_async_task_with_context_enqueued_from_async_code(workbench_worker: W
         assert task_result.status == TaskResultStatus.SUCCESSFUL
         return task_result.id, value
 
-    task_id, value = asyncio.run(go())
+    task_id, value = run_coroutine(go())
     assert value == {"key": "ctx", "attempt": 1, "id": task_id}
 
 

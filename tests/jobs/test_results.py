@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 import pytest
@@ -10,6 +9,7 @@ import pytest
 from jobs import JobFailedError, aresult, result
 from jobs.ledger.results import ResultNotStorableError, storable_result
 from jobs.models import EventKind, Job, JobEvent, JobStatus
+from tests.conftest import run_coroutine
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -30,7 +30,7 @@ def job(status: JobStatus, **fields: object) -> Job:
 def test_a_succeeded_job_gives_its_result_sync_and_async():
     done = job(JobStatus.SUCCEEDED, result={"rows": 3})
     assert result(done) == {"rows": 3}
-    assert asyncio.run(aresult(str(done.pk))) == {"rows": 3}
+    assert run_coroutine(aresult(str(done.pk))) == {"rows": 3}
 
 
 def test_a_failed_job_raises_with_its_recorded_error_and_traceback():
@@ -38,7 +38,7 @@ def test_a_failed_job_raises_with_its_recorded_error_and_traceback():
     JobEvent.objects.create(
         job=failed, kind=EventKind.FAILED, traceback="Traceback ...\nValueError: bad row 7"
     )
-    for wait in (lambda: result(failed), lambda: asyncio.run(aresult(failed))):
+    for wait in (lambda: result(failed), lambda: run_coroutine(aresult(failed))):
         with pytest.raises(JobFailedError, match="bad row 7") as raised:
             wait()
         assert raised.value.traceback.endswith("ValueError: bad row 7")
@@ -52,7 +52,7 @@ def test_a_cancelled_job_raises_and_an_unfinished_one_times_out():
     with pytest.raises(TimeoutError):
         result(waiting, timeout=0.1)
     with pytest.raises(TimeoutError):
-        asyncio.run(aresult(waiting, timeout=0.1))
+        run_coroutine(aresult(waiting, timeout=0.1))
     with pytest.raises(Job.DoesNotExist):
         result(uuid.uuid4())
 
