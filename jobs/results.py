@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.db import close_old_connections
 
 from jobs.models import EventKind, Job, JobEvent, JobStatus
 
@@ -97,12 +98,19 @@ def result(job: Job | uuid.UUID | str, *, timeout: float | None = 60.0) -> Any:
         time.sleep(poll.next_delay())
 
 
+def _check_from_async(job_id: uuid.UUID) -> tuple[bool, Any]:
+    """_check in asgiref's shared thread, which sees no request start or end, where Django drops
+    a connection that broke (a database restart): done here, as per request, or it stays broken."""
+    close_old_connections()
+    return _check(job_id)
+
+
 async def aresult(job: Job | uuid.UUID | str, *, timeout: float | None = 60.0) -> Any:
     """`result()` for async code: the same, awaiting instead of blocking the event loop."""
     job_id = _job_id(job)
     poll = _Poll(job_id, _deadline(timeout))
     while True:
-        finished, value = await sync_to_async(_check)(job_id)
+        finished, value = await sync_to_async(_check_from_async)(job_id)
         if finished:
             return value
         await asyncio.sleep(poll.next_delay())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from django.db import connection
 
 from jobs import JobFailedError, aresult, result
 from jobs.ledger.results import ResultNotStorableError, storable_result
@@ -67,3 +68,17 @@ def test_only_json_within_the_size_setting_is_storable(settings):
     for bad in ({1, 2}, float("nan"), "x" * 60):
         with pytest.raises(ResultNotStorableError):
             storable_result(bad)
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="cuts PostgreSQL connections: the PostgreSQL pass"
+)
+def test_aresult_reconnects_after_the_database_dropped_its_connection():
+    done = job(JobStatus.SUCCEEDED, result=1)
+    assert run_coroutine(aresult(done)) == 1  # asgiref's shared thread now holds a connection
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    assert run_coroutine(aresult(done)) == 1
