@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, ClassVar
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
@@ -11,8 +12,19 @@ from django.utils import timezone
 
 
 def normalize_email_address(email: str) -> str:
-    """One spelling per mailbox: case-insensitive lookups without a functional index."""
+    """One spelling per account: case-insensitive lookups without a functional index."""
     return email.strip().lower()
+
+
+def mailbox_of(email: str) -> str:
+    """The mailbox an address delivers to, for counting the mail a person gets from us: its
+    case, a quoted local part, a `+tag` and an IDN domain's spelling do not make another one."""
+    local, _, domain = normalize_email_address(email).rpartition("@")
+    local = local.strip('"').split("+", 1)[0]
+    # Kept as typed if it cannot be IDNA-encoded: the form refused what cannot be a domain.
+    with contextlib.suppress(UnicodeError):
+        domain = domain.encode("idna").decode("ascii")
+    return f"{local}@{domain}"
 
 
 class UserManager(BaseUserManager["User"]):

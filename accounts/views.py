@@ -20,9 +20,8 @@ from config.json_api import (
     wants_json,
 )
 from config.limits import (
-    RESET_PER_ADDRESS,
+    MAIL_PER_MAILBOX,
     RESET_PER_IP,
-    SIGNUP_PER_ADDRESS,
     SIGNUP_PER_IP,
     LimitExceededError,
     client_ip,
@@ -32,6 +31,7 @@ from config.limits import (
 )
 
 from .forms import PasswordResetRequestForm, SignupForm
+from .models import mailbox_of
 from .services import sign_up
 
 
@@ -52,7 +52,7 @@ def signup_page(request: HttpRequest) -> HttpResponse:
         if request.method == "POST":
             enforce(request, (SIGNUP_PER_IP, client_ip(request)))
         if form.is_valid():
-            enforce(request, (SIGNUP_PER_ADDRESS, form.cleaned_data["email"]))
+            enforce(request, (MAIL_PER_MAILBOX, mailbox_of(form.cleaned_data["email"])))
             sign_up(form.cleaned_data["email"])
             return redirect("signup_sent")
     except LimitExceededError as error:
@@ -69,7 +69,7 @@ def signup_json(request: HttpRequest) -> HttpResponse:
         form = SignupForm(payload)
         if not form.is_valid():
             return error_response(form_errors(form))
-        enforce(request, (SIGNUP_PER_ADDRESS, form.cleaned_data["email"]))
+        enforce(request, (MAIL_PER_MAILBOX, mailbox_of(form.cleaned_data["email"])))
     except BadJSONError as exc:
         return error_response({"body": [str(exc)]})
     except LimitExceededError as error:
@@ -98,7 +98,7 @@ class PasswordResetView(auth_views.PasswordResetView):
             enforce(
                 self.request,
                 (RESET_PER_IP, client_ip(self.request)),
-                (RESET_PER_ADDRESS, form.cleaned_data["email"]),
+                (MAIL_PER_MAILBOX, mailbox_of(form.cleaned_data["email"])),
             )
         except LimitExceededError as error:
             form.add_error(None, error.message)

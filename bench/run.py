@@ -61,7 +61,7 @@ def main() -> None:
     # The test client speaks plain HTTP; the limits would refuse most of a round's signups
     # (they are in both variants' request alike, so they do not change the ratio).
     os.environ["SECURE_SSL_REDIRECT"] = "0"
-    os.environ["SIGNUP_RATE_PER_IP"] = os.environ["SIGNUP_RATE_PER_ADDRESS"] = ""
+    os.environ["SIGNUP_RATE_PER_IP"] = os.environ["MAIL_RATE_PER_MAILBOX"] = ""
     os.environ["LOG_FORMAT"] = "plain"
     server = None
     if "REDIS_URL" not in os.environ:

@@ -84,14 +84,13 @@ def wait_words(seconds: int) -> str:
 
 
 SIGNUP_PER_IP = Limit("signup-ip", "SIGNUP_RATE_PER_IP", "Too many signups from your network.")
-SIGNUP_PER_ADDRESS = Limit(
-    "signup-address", "SIGNUP_RATE_PER_ADDRESS", "Too many emails were sent to this address."
+#: One budget for every mail a person gets from us (welcome and reset alike), counted per
+#: mailbox (accounts.models.mailbox_of): spellings of one address share it.
+MAIL_PER_MAILBOX = Limit(
+    "mail-mailbox", "MAIL_RATE_PER_MAILBOX", "Too many emails were sent to this address."
 )
 RESET_PER_IP = Limit(
     "reset-ip", "PASSWORD_RESET_RATE_PER_IP", "Too many password resets from your network."
-)
-RESET_PER_ADDRESS = Limit(
-    "reset-address", "PASSWORD_RESET_RATE_PER_ADDRESS", "Too many emails were sent to this address."
 )
 REPORTS_PER_USER = Limit("report-user", "REPORT_RATE_PER_USER", "You requested too many reports.")
 IMAGES_PER_USER = Limit("image-user", "IMAGE_RATE_PER_USER", "You uploaded too many images.")

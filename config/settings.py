@@ -163,8 +163,9 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
-# How long the set-password link in a welcome email stays valid.
-PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3 * 24 * 3600)
+# How long a set-password link (welcome or reset email) stays valid: a link is a login, so
+# hours, not Django's 3 days. An expired link's page offers a new one.
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=2 * 3600)
 
 # --- Email ----------------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
@@ -227,6 +228,8 @@ JOBS_BROKER = {
         "dramatiq.middleware.Pipelines",
         "dramatiq.middleware.Retries",
         "dramatiq.middleware.CurrentMessage",
+        # Secret arguments cross the broker sealed; opened inside the actor's call only.
+        "jobs.brokers.sealing.OpenSealedArguments",
         # The event loop thread of `async def` actors (their attempt's context variables go along).
         "dramatiq.middleware.asyncio.AsyncIO",
         # No django_dramatiq DbConnectionsMiddleware: JobTracker manages worker connections
@@ -346,9 +349,9 @@ CONTENT_SECURITY_POLICY = {
 CACHES = {"default": env.cache_url("CACHE_URL", default="dbcache://offload_cache")}
 # "N/s|m|h|d"; an empty value switches a limit off.
 SIGNUP_RATE_PER_IP = env.str("SIGNUP_RATE_PER_IP", default="20/m")
-SIGNUP_RATE_PER_ADDRESS = env.str("SIGNUP_RATE_PER_ADDRESS", default="3/h")
 PASSWORD_RESET_RATE_PER_IP = env.str("PASSWORD_RESET_RATE_PER_IP", default="20/m")
-PASSWORD_RESET_RATE_PER_ADDRESS = env.str("PASSWORD_RESET_RATE_PER_ADDRESS", default="3/h")
+# Every mail to one mailbox (welcome, reset; any spelling of the address) shares this budget.
+MAIL_RATE_PER_MAILBOX = env.str("MAIL_RATE_PER_MAILBOX", default="3/h")
 REPORT_RATE_PER_USER = env.str("REPORT_RATE_PER_USER", default="30/h")
 IMAGE_RATE_PER_USER = env.str("IMAGE_RATE_PER_USER", default="60/h")
 # Login: locked after this many failures for one account from one IP, for LOGIN_LOCKOUT_MINUTES
@@ -362,6 +365,8 @@ AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "config.limits.client_ip"
 AXES_LOCKOUT_CALLABLE = "config.limits.login_locked_out"
 AXES_USERNAME_FORM_FIELD = "username"
+# Counted per account as authentication spells it (any letter case is one account).
+AXES_USERNAME_CALLABLE = "accounts.forms.login_username"
 AXES_VERBOSE = False
 
 # --- Metrics and logs -----------------------------------------------------------------------
@@ -376,7 +381,11 @@ LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"context": {"()": "jobs.log_context.ContextFilter"}},
+    "filters": {
+        "context": {"()": "jobs.log_context.ContextFilter"},
+        # Credentials (set-password links, ?token=) never reach a log line: jobs/log_redaction.py.
+        "redact": {"()": "jobs.log_redaction.RedactingFilter"},
+    },
     "formatters": {
         "plain": {"format": "%(levelname)s %(name)s: %(message)s%(context)s"},
         "json": {
@@ -391,7 +400,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": LOG_FORMAT,
-            "filters": ["context"],
+            "filters": ["redact", "context"],
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dramatiq
 from django.apps import AppConfig
 
 
@@ -14,6 +13,6 @@ class JobsConfig(AppConfig):
     def ready(self) -> None:
         # Here, not at the top: the broker's modules import the models (Django's way for code
         # that needs the app registry).
-        from jobs.brokers.setup import build_broker
+        from jobs.brokers.setup import install_broker
 
-        dramatiq.set_broker(build_broker())
+        install_broker()

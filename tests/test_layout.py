@@ -16,6 +16,7 @@ JOBS = Path(__file__).resolve().parent.parent / "jobs"
 
 RANKS = {
     "jobs.log_context": 0,
+    "jobs.log_redaction": 0,
     "jobs.models": 1,
     "jobs.ledger": 1,
     "jobs.brokers": 2,

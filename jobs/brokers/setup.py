@@ -9,6 +9,8 @@ import dramatiq
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from jobs.brokers.sealing import SealingEncoder
+
 
 def project_middleware() -> list[dramatiq.Middleware]:
     """Fresh instances of JOBS_BROKER's middleware, the ledger's tracker first."""
@@ -22,3 +24,9 @@ def build_broker() -> dramatiq.Broker:
         middleware=project_middleware(), **spec.get("OPTIONS", {})
     )
     return broker
+
+
+def install_broker() -> None:
+    """Make the project's broker, and its encoder that seals secret arguments, Dramatiq's own."""
+    dramatiq.set_encoder(SealingEncoder())
+    dramatiq.set_broker(build_broker())

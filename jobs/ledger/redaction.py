@@ -12,6 +12,7 @@ secret arguments with the `secret_arguments` actor option:
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import hashlib
 import inspect
@@ -118,15 +119,21 @@ def open_arguments(
     """The real arguments of a stored job, for rebuilding its message."""
     if not sealed:
         return list(args), dict(kwargs)
+    secrets = open_secrets(sealed)
+    real_args = [secrets["args"].get(str(i), v) for i, v in enumerate(args)]
+    return real_args, {**kwargs, **secrets["kwargs"]}
+
+
+def open_secrets(sealed: str) -> dict[str, dict[str, Any]]:
+    """The sealed values alone: {"args": {position: value}, "kwargs": {name: value}}."""
     try:
-        secrets = json.loads(_fernet().decrypt(sealed.encode()))
+        opened: dict[str, dict[str, Any]] = json.loads(_fernet().decrypt(sealed.encode()))
     except InvalidToken as exc:
         raise SealError(
             "The job's secret arguments were sealed with a key this process does not have "
             "(was SECRET_KEY rotated without keeping the old one in SECRET_KEY_FALLBACKS?)."
         ) from exc
-    real_args = [secrets["args"].get(str(i), v) for i, v in enumerate(args)]
-    return real_args, {**kwargs, **secrets["kwargs"]}
+    return opened
 
 
 def _fernet() -> MultiFernet:
@@ -142,12 +149,51 @@ def _derive(secret_key: str) -> bytes:
 
 def hide_argument_values(text: str, args: Any, kwargs: Any) -> str:
     """`text` with every argument value (strings and numbers, at any depth) replaced by HIDDEN."""
+    return hide_values(text, [args, kwargs], HIDDEN)
+
+
+def hide_values(text: str, values: Any, replacement: str = REDACTED) -> str:
+    """`text` with each leaf of `values` (strings and numbers, at any depth) of SHORTEST_HIDDEN
+    characters or more replaced by `replacement`: names and dict keys stay readable."""
     if not text:
         return text
-    values = {value for value in _leaf_texts([args, kwargs]) if len(value) >= SHORTEST_HIDDEN}
-    for value in sorted(values, key=len, reverse=True):  # longest first: no partial leftovers
-        text = text.replace(value, HIDDEN)
+    leaves = {value for value in _leaf_texts(values) if len(value) >= SHORTEST_HIDDEN}
+    for value in sorted(leaves, key=len, reverse=True):  # longest first: no partial leftovers
+        text = text.replace(value, replacement)
     return text
+
+
+def hide_in_exception(error: BaseException, values: Any) -> None:
+    """Replace `values` in the error's text, and in the errors it was raised from, in place:
+    whatever reports it next (Dramatiq's log line, the ledger's message and traceback) shows the
+    names around a secret, never the secret."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        current.args = tuple(_hidden(arg, values) for arg in current.args)
+        # OSError keeps its own copies of its arguments (str() reads them, not args).
+        for name in ("errno", "strerror", "filename", "filename2", *vars(current)):
+            value = getattr(current, name, None)
+            if value is not None and name != "__notes__":
+                with contextlib.suppress(AttributeError, TypeError):
+                    setattr(current, name, _hidden(value, values))
+        notes = getattr(current, "__notes__", None)
+        if isinstance(notes, list):
+            current.__notes__ = [hide_values(str(note), values) for note in notes]
+        current = current.__cause__ or current.__context__
+
+
+def _hidden(value: Any, values: Any) -> Any:
+    """A string with `values` hidden; any other object unchanged unless its repr shows one of
+    them, then that repr with them hidden."""
+    if isinstance(value, str):
+        return hide_values(value, values)
+    if isinstance(value, BaseException | int | float | bool | type(None)):
+        return value
+    text = repr(value)
+    hidden = hide_values(text, values)
+    return value if hidden == text else hidden
 
 
 def _leaf_texts(value: Any) -> Any:

@@ -25,6 +25,7 @@ from dramatiq.errors import ActorNotFound
 from dramatiq.middleware import Middleware, MiddlewareError, SkipMessage
 
 from jobs.brokers.identity import broker_id
+from jobs.brokers.sealing import message_arguments
 from jobs.ledger import transitions
 from jobs.ledger.messages import (
     RECORDED_OPTION,
@@ -35,6 +36,7 @@ from jobs.ledger.messages import (
     message_job_id,
 )
 from jobs.ledger.redaction import ACTOR_OPTION as SECRET_ARGUMENTS_OPTION
+from jobs.ledger.redaction import SealError
 from jobs.ledger.requests import ClaimRequest, SuccessRequest
 from jobs.ledger.results import ResultNotStorableError, storable_result
 from jobs.ledger.retries import (
@@ -110,12 +112,16 @@ class JobTracker(Middleware):
             logger.exception("Could not record that job %s was sent.", message.message_id)
 
     def _create_from_message(self, broker: Broker, message: AnyMessage) -> None:
+        try:
+            args, kwargs = message_arguments(message)  # re-sealed by the ledger as it stores them
+        except SealError:  # sealed with a key we lack: recorded as it came, redacted
+            args, kwargs = list(message.args), dict(message.kwargs)
         Job.objects.create_from_message(
             job_id=message_job_id(message),
             actor_name=message.actor_name,
             queue_name=message.queue_name.removesuffix(".DQ"),
-            args=list(message.args),
-            kwargs=dict(message.kwargs),
+            args=args,
+            kwargs=kwargs,
             max_retries=max_retries_of(broker, message),
             eta=eta_of(message),
         )

@@ -56,7 +56,7 @@ def test_one_address_gets_at_most_three_welcome_emails_an_hour_known_or_not(alic
 
 
 def test_the_signup_form_shows_the_limit_as_an_error_with_429(settings):
-    settings.SIGNUP_RATE_PER_ADDRESS = "1/h"
+    settings.MAIL_RATE_PER_MAILBOX = "1/h"
     client = Client()
     client.post("/signup", {"email": "form@example.com"})
 

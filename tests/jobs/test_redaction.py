@@ -9,6 +9,7 @@ import dramatiq
 import pytest
 
 import tests.workbench.tasks as workbench
+from jobs.brokers.sealing import SEALED_OPTION
 from jobs.ledger.redaction import (
     REDACTED,
     SealError,
@@ -74,18 +75,26 @@ def test_a_bare_send_is_recorded_redacted_too(redis_url: str, redis_client):
     assert job.args == ["k2", REDACTED]
     assert job.kwargs == {"password": REDACTED}
     [sent] = messages_in(redis_client, workbench.QUEUE)
-    assert sent["args"] == ["k2", "tok-456"]  # the broker still gets what the actor needs
+    assert_sealed(sent, ("k2", "tok-456"), {"password": "pw"})
 
 
-def test_the_message_sent_on_commit_is_not_redacted(
+def test_the_message_sent_on_commit_carries_its_secrets_sealed(
     redis_url: str, redis_client, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        enqueue(workbench.with_secrets, "k3", "tok-789", password="pw")
+        enqueue(workbench.with_secrets, "k3", "tok-789", password="pw-789")
 
     [sent] = messages_in(redis_client, workbench.QUEUE)
-    assert sent["args"] == ["k3", "tok-789"]
-    assert sent["kwargs"] == {"password": "pw"}
+    assert_sealed(sent, ("k3", "tok-789"), {"password": "pw-789"})
+
+
+def assert_sealed(sent: dict[str, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """The broker holds no secret in clear; the worker opens exactly what was sent."""
+    for secret in [*args[1:], *kwargs.values()]:
+        assert secret not in json.dumps(sent)
+    assert sent["args"][1] == REDACTED
+    opened = open_arguments(sent["args"], sent["kwargs"], sent["options"][SEALED_OPTION])
+    assert opened == (list(args), kwargs)
 
 
 def test_sealed_arguments_open_after_a_key_rotation_with_the_old_key_kept(settings):

@@ -84,6 +84,15 @@ def with_secrets(key: str, api_token: str, *, password: str = "", iban: str = ""
     record("secrets", f"{key} {api_token} {password} {iban}")
 
 
+@dramatiq.actor(queue_name=QUEUE, max_retries=1, min_backoff=10, secret_arguments=("card",))
+def charge_card(account: str, password: str, *, card: dict[str, str]) -> None:
+    """Fails every attempt with its secrets in the error, as careless code does."""
+    raise PermissionError(
+        f"declined for {account}: password={password!r} card={card!r}",
+        {"number": card.get("number")},
+    )
+
+
 @dramatiq.actor(queue_name=QUEUE, max_retries=0)
 async def async_effect(key: str) -> dict[str, Any]:
     """An async actor: awaits, logs, records its effect off the loop, returns what it saw."""
