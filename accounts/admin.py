@@ -6,13 +6,14 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
 from jobs.admin.jobs import JobsAboutInline
+from jobs.admin.lookups import DeclaredLookupsOnly
 
 from .forms import UserChangeForm, UserCreationForm
 from .models import User
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin[User]):
+class UserAdmin(DeclaredLookupsOnly, DjangoUserAdmin[User]):
     form = UserChangeForm
     add_form = UserCreationForm
     ordering = ("-date_joined",)

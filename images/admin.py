@@ -5,12 +5,13 @@ from __future__ import annotations
 from django.contrib import admin
 
 from jobs.admin.jobs import JobsAboutInline
+from jobs.admin.lookups import DeclaredLookupsOnly
 
 from .models import UploadedImage
 
 
 @admin.register(UploadedImage)
-class UploadedImageAdmin(admin.ModelAdmin[UploadedImage]):
+class UploadedImageAdmin(DeclaredLookupsOnly, admin.ModelAdmin[UploadedImage]):
     list_display = ("name", "owner", "format", "width", "height", "status", "created_at")
     list_filter = ("status", "format", "created_at")
     list_select_related = ("owner",)

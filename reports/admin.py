@@ -5,12 +5,13 @@ from __future__ import annotations
 from django.contrib import admin
 
 from jobs.admin.jobs import JobsAboutInline
+from jobs.admin.lookups import DeclaredLookupsOnly
 
 from .models import ReportRequest
 
 
 @admin.register(ReportRequest)
-class ReportRequestAdmin(admin.ModelAdmin[ReportRequest]):
+class ReportRequestAdmin(DeclaredLookupsOnly, admin.ModelAdmin[ReportRequest]):
     list_display = ("id", "kind", "owner", "status", "progress", "created_at", "finished_at")
     list_filter = ("status", "kind", "created_at")
     list_select_related = ("owner",)

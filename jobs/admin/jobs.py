@@ -28,6 +28,7 @@ from django.utils.html import format_html, format_html_join
 
 from jobs.admin import dashboard
 from jobs.admin.actions import JobActionsMixin
+from jobs.admin.lookups import DeclaredLookupsOnly
 from jobs.admin.pagination import CappedCountPaginator, LimitedChangeList
 from jobs.ledger.redaction import hide_argument_values
 from jobs.models import Job, JobEvent
@@ -168,7 +169,7 @@ class JobsAboutInline(ReadOnlyInlineMixin, GenericTabularInline):
 
 
 @admin.register(Job)
-class JobAdmin(JobActionsMixin, admin.ModelAdmin[Job]):
+class JobAdmin(DeclaredLookupsOnly, JobActionsMixin, admin.ModelAdmin[Job]):
     list_display = (
         "short_id",
         "status_display",
@@ -183,6 +184,13 @@ class JobAdmin(JobActionsMixin, admin.ModelAdmin[Job]):
     )
     list_display_links = ("short_id",)
     list_filter = ("status", ActorFilter, QueueFilter, "enqueued_at")
+    # The dashboard's links (jobs/admin/dashboard.py); never a payload field (args, kwargs,
+    # result, errors): filtering by one would read it to those who may not see it.
+    linked_lookups = frozenset(
+        {"status__in", "enqueued_at__lt", "sent_at__lt", "started_at__lt", "next_eta__lt"}
+        | {"finished_at__gte", "finished_at__lt", "attempts__lte", "attempts__gt"}
+        | {"worker_id__in", "error_group"}
+    )
     list_select_related = ("about_type",)
     search_fields = ("actor_name", "about_label")
     search_help_text = (

@@ -20,6 +20,7 @@ from django.utils.module_loading import autodiscover_modules
 from dramatiq.errors import ActorNotFound
 
 from jobs.admin.jobs import status_badge
+from jobs.admin.lookups import DeclaredLookupsOnly
 from jobs.models import AlertIncident, AlertRule, Job, Schedule
 from jobs.schedules import scheduler
 from jobs.schedules.timing import in_words, valid_cron
@@ -69,7 +70,7 @@ class ScheduleForm(forms.ModelForm[Schedule]):
 
 
 @admin.register(Schedule)
-class ScheduleAdmin(admin.ModelAdmin[Schedule]):
+class ScheduleAdmin(DeclaredLookupsOnly, admin.ModelAdmin[Schedule]):
     form = ScheduleForm
     list_display = ("name", "when", "next_run_at", "last_run", "state", "actor_name")
     list_filter = ("paused", "overridden", "declared_in_code")
@@ -231,7 +232,7 @@ class IncidentInline(admin.TabularInline[AlertIncident, AlertRule]):
 
 
 @admin.register(AlertRule)
-class AlertRuleAdmin(admin.ModelAdmin[AlertRule]):
+class AlertRuleAdmin(DeclaredLookupsOnly, admin.ModelAdmin[AlertRule]):
     list_display = ("name", "kind", "threshold", "enabled", "firing")
     list_filter = ("kind", "enabled")
     inlines = (IncidentInline,)
