@@ -17,7 +17,6 @@ from config.json_api import (
     error_response,
     form_errors,
     read_json_object,
-    wants_json,
 )
 from config.limits import (
     MAIL_PER_MAILBOX,
@@ -35,12 +34,13 @@ from .models import mailbox_of
 from .services import sign_up
 
 
-# CSRF is exempt only for the JSON body: browsers cannot send application/json cross-site
-# without a CORS preflight (which we never grant). The HTML form path enforces CSRF.
+# CSRF is exempt only for an application/json body: browsers cannot send one cross-site
+# without a CORS preflight (which we never grant). Any other body, whatever the caller's Accept
+# header, takes the form path, which enforces CSRF (a JSON 403 for JSON callers).
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
-    if request.method == "POST" and wants_json(request):
+    if request.method == "POST" and request.content_type == "application/json":
         return signup_json(request)
     return signup_page(request)
 
@@ -71,7 +71,7 @@ def signup_json(request: HttpRequest) -> HttpResponse:
             return error_response(form_errors(form))
         enforce(request, (MAIL_PER_MAILBOX, mailbox_of(form.cleaned_data["email"])))
     except BadJSONError as exc:
-        return error_response({"body": [str(exc)]})
+        return error_response({"body": [str(exc)]}, status=exc.status)
     except LimitExceededError as error:
         return too_many_json(error)
     job = sign_up(form.cleaned_data["email"])

@@ -4,6 +4,7 @@ answer JSON callers with JSON even when Django itself refuses a request (404, 41
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -14,7 +15,16 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 
 
 class BadJSONError(ValueError):
-    """The body is not a JSON object."""
+    """The body is not a JSON object (400), or not sent as JSON at all (415)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+#: Deepest nesting of arrays and objects a JSON body may have: every form here takes flat
+#: objects, and deeper data would reach recursive code (encoders, redaction) in the worker.
+JSON_MAX_DEPTH = 32
 
 
 #: Paths that only ever answer JSON (the job status, report status and the report API).
@@ -32,13 +42,48 @@ def wants_json(request: HttpRequest) -> bool:
 
 
 def read_json_object(request: HttpRequest) -> dict[str, Any]:
+    """The body as a JSON object. Only `application/json`: a browser cannot send that
+    cross-site without a CORS preflight (never granted), so a JSON endpoint that skips CSRF is
+    not reachable from another site's form."""
+    if request.content_type != "application/json":
+        raise BadJSONError("Send the body as JSON, with Content-Type: application/json.", 415)
     try:
-        payload = json.loads(request.body or b"")
+        payload = json.loads(
+            request.body or b"", parse_constant=_refuse_constant, parse_float=_finite_float
+        )
+    except RecursionError:
+        raise BadJSONError(f"The body is nested deeper than {JSON_MAX_DEPTH} levels.") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadJSONError(f"The body is not valid JSON: {exc}") from exc
     if not isinstance(payload, dict):
         raise BadJSONError("The body must be a JSON object.")
+    if depth_over(payload, JSON_MAX_DEPTH):
+        raise BadJSONError(f"The body is nested deeper than {JSON_MAX_DEPTH} levels.")
     return payload
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text[:20]} is too large a number")
+    return number
+
+
+def depth_over(value: Any, limit: int) -> bool:
+    """True if arrays and objects nest more than `limit` levels (iterative: no recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def error_response(errors: dict[str, list[str]], status: int = 400, **extra: Any) -> JsonResponse:

@@ -95,7 +95,7 @@ def create_report(request: HttpRequest) -> HttpResponse:
     try:
         payload = read_json_object(request)
     except BadJSONError as exc:
-        return error_response({"body": [str(exc)]})
+        return error_response({"body": [str(exc)]}, status=exc.status)
     data = payload.get("data", {})
     if not isinstance(data, dict):
         return error_response({"data": ['Must be an object such as {"year": 2026, "month": 11}.']})

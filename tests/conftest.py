@@ -259,7 +259,14 @@ def wait_until_final(job_id: Any, worker: WorkerProcess, timeout: float = 30) ->
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """Say loudly when the browser tests did not run, and how to make them run."""
+    """Say loudly when the browser tests did not run, and how to make them run; print the
+    fuzz tests' answers per endpoint."""
+    fuzz = sys.modules.get("tests.test_fuzz_inputs")
+    if fuzz is not None and fuzz.STATUSES:
+        terminalreporter.section("fuzz: answers per endpoint")
+        for endpoint, counts in sorted(fuzz.STATUSES.items()):
+            answers = ", ".join(f"{status}: {n}" for status, n in sorted(counts.items()))
+            terminalreporter.line(f"{endpoint:40} {sum(counts.values()):6} inputs  ({answers})")
     skipped = [
         report
         for report in terminalreporter.stats.get("skipped", [])
