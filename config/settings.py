@@ -9,7 +9,10 @@ no connection.
 
 from __future__ import annotations
 
+import math
 import sys
+import zlib
+from collections import Counter
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
 
@@ -42,7 +45,25 @@ def secret_key_problem(key: str) -> str | None:
         return "SECRET_KEY is a placeholder"
     if len(key) < 50 or len(set(key)) < 5:
         return "SECRET_KEY is too short (50 characters or more, 5 or more distinct)"
+    if guessable(key):
+        return "SECRET_KEY is guessable (repeated text or too few distinct characters)"
     return None
+
+
+def guessable(key: str) -> bool:
+    """A long key can still be weak ("abcde" * 10, the alphabet twice): a key that repeats
+    itself is, and so is one whose character frequencies or compressed size hold under 160 bits."""
+    raw = key.encode()
+    if any(raw[period:] == raw[:-period] for period in range(1, len(raw) // 2 + 1)):
+        return True
+    counts = Counter(raw)
+    frequency_bits = -sum(n * math.log2(n / len(raw)) for n in counts.values())
+    compressed_bits = 8 * (len(zlib.compress(raw, 9)) - ZLIB_OVERHEAD_BYTES)
+    return min(frequency_bits, compressed_bits) < 160
+
+
+#: zlib's header and checksum: bytes a compressed key carries whatever it holds.
+ZLIB_OVERHEAD_BYTES = 8
 
 
 if DEBUG:
@@ -60,6 +81,9 @@ else:
 SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+if not DEBUG and "*" in ALLOWED_HOSTS:
+    # Any Host header would be trusted (Django's own host-header poisoning defence off).
+    sys.exit("Refusing to start with DEBUG=0: ALLOWED_HOSTS=* accepts any host; name your hosts.")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
@@ -88,22 +112,26 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: every later line of the request's log, and the jobs it enqueues, carry its id.
     "config.request_ids.RequestIdMiddleware",
-    "config.json_api.BodySizeLimitMiddleware",
+    # Before anything that can answer by itself (static files, 413): every answer has the
+    # security headers.
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.cache_headers.PrivateAnswersMiddleware",
+    "config.json_api.BodySizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it answers a locked-out login before the view runs.
     "axes.middleware.AxesMiddleware",
 ]
 
 if not DEBUG:
-    # Serves collected static files under gunicorn; runserver serves them itself in DEBUG.
-    MIDDLEWARE.insert(1, "servestatic.middleware.ServeStaticMiddleware")
+    # Serves collected static files under gunicorn (runserver serves them itself in DEBUG),
+    # after the security headers, before the private-cache rule (static files stay public).
+    MIDDLEWARE.insert(4, "servestatic.middleware.ServeStaticMiddleware")
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"

@@ -134,6 +134,9 @@ def test_a_production_start_serves_pages_static_files_and_runs_a_signup(producti
     css = page.decode().split('href="/static/')[1].split('"')[0]
     status, headers, _ = web.request("GET", f"/static/{css}")  # servestatic, hashed name
     assert status == 200 and "immutable" in headers["Cache-Control"]
+    # Static files carry the security headers too.
+    for header in ("Strict-Transport-Security", "X-Content-Type-Options", "X-Frame-Options"):
+        assert header in headers, header
 
     status, headers, body = web.request("POST", "/signup", {"email": "prod@example.com"})
     assert status == 202, body
@@ -197,6 +200,8 @@ def test_a_body_over_the_limit_gets_413_json(production):
     status, headers, body = web.request("POST", "/signup", {"email": "x" * 2_000_000})
     assert status == 413
     assert headers["Content-Type"] == "application/json"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert "Strict-Transport-Security" in headers
     assert "over the limit" in json.loads(body)["errors"]["body"][0]
 
 
