@@ -15,7 +15,7 @@ from django.utils import timezone
 from jobs import log_context
 from jobs.ledger.bulk_insert import insert_for_each, insert_many, insert_rows
 from jobs.ledger.error_groups import error_group
-from jobs.ledger.redaction import seal_arguments
+from jobs.ledger.redaction import REDACTED, open_arguments, seal_arguments
 
 #: Longest error text kept on a job row (the full text stays on the event).
 ERROR_SUMMARY_LENGTH = 500
@@ -584,10 +584,14 @@ class Schedule(models.Model):
     )
     interval = models.DurationField(null=True, blank=True, help_text="Or every so often.")
     time_zone = models.CharField(max_length=64, default="UTC")
+    #: Shown and edited by staff with secret-named ones as "[redacted]"; their values are in
+    #: `sealed_arguments`, as on a job (jobs/ledger/redaction.py).
     args = models.JSONField(default=list, blank=True)
     kwargs = models.JSONField(default=dict, blank=True)
+    sealed_arguments = models.TextField(blank=True, editable=False)
     paused = models.BooleanField(default=False)
-    #: The code's declaration as last seen by a worker (what a reset returns to).
+    #: The code's declaration as last seen by a worker (what a reset returns to), its secret
+    #: arguments redacted and fingerprinted (`arguments_digest`), never stored.
     declared = models.JSONField(default=dict, blank=True, editable=False)
     overridden = models.BooleanField(default=False, editable=False)
     declared_in_code = models.BooleanField(default=True, editable=False)
@@ -611,6 +615,25 @@ class Schedule(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def real_arguments(self) -> tuple[list[Any], dict[str, Any]]:
+        """The arguments its jobs get, secrets opened."""
+        return open_arguments(list(self.args), dict(self.kwargs), self.sealed_arguments)
+
+    def set_arguments(self, args: list[Any], kwargs: dict[str, Any]) -> None:
+        """Store new arguments, secrets sealed. A secret given back as "[redacted]" (a form
+        that showed it so) keeps its current value."""
+        current_args, current_kwargs = self.real_arguments()
+        args = [
+            current_args[i] if value == REDACTED and i < len(current_args) else value
+            for i, value in enumerate(args)
+        ]
+        kwargs = {
+            name: current_kwargs.get(name, value) if value == REDACTED else value
+            for name, value in kwargs.items()
+        }
+        stored = seal_arguments(self.actor_name, args, kwargs)
+        self.args, self.kwargs, self.sealed_arguments = stored.args, stored.kwargs, stored.sealed
 
 
 class AlertRule(models.Model):

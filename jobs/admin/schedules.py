@@ -167,6 +167,8 @@ class ScheduleAdmin(DeclaredLookupsOnly, admin.ModelAdmin[Schedule]):
         return super().get_queryset(request).select_related("last_job")
 
     def save_model(self, request: HttpRequest, obj: Schedule, form: Any, change: bool) -> None:
+        # The form showed secrets as "[redacted]": those keep their values, new ones are sealed.
+        obj.set_arguments(list(obj.args), dict(obj.kwargs))
         timing = {"cron", "interval", "time_zone"} & set(form.changed_data)
         if timing:
             scheduler.reset_timing(obj)
@@ -212,8 +214,12 @@ class ScheduleAdmin(DeclaredLookupsOnly, admin.ModelAdmin[Schedule]):
     @admin.action(permissions=["change"], description="Reset to the code's declaration")
     def reset_to_declaration(self, request: HttpRequest, queryset: QuerySet[Schedule]) -> None:
         for schedule in queryset.filter(overridden=True):
-            for name, value in scheduler.declared_values(schedule.declared).items():
-                setattr(schedule, name, value)
+            declared = scheduler.declaration_of(schedule.name)
+            if declared is None:
+                message = f"{schedule}: the code no longer declares it; nothing to reset to."
+                self.message_user(request, message, messages.ERROR)
+                continue
+            scheduler.apply_declaration(schedule, declared)
             schedule.overridden = False
             scheduler.reset_timing(schedule)
             schedule.save()

@@ -23,6 +23,7 @@ from typing import Any
 import dramatiq
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
+from django.utils.crypto import salted_hmac
 
 REDACTED = "[redacted]"
 #: Replaces an argument's value inside an error or traceback shown to staff who may not see
@@ -111,6 +112,13 @@ def seal_arguments(actor_name: str, args: list[Any], kwargs: dict[str, Any]) -> 
     shown_kwargs = {k: REDACTED if k in secret_kwargs else v for k, v in kwargs.items()}
     plain = json.dumps({"args": secret_args, "kwargs": secret_kwargs}).encode()
     return StoredArguments(shown_args, shown_kwargs, _fernet().encrypt(plain).decode())
+
+
+def arguments_digest(args: list[Any], kwargs: dict[str, Any]) -> str:
+    """A keyed fingerprint of real arguments: tells whether two sets differ (a schedule and its
+    declaration) without storing them; the same arguments give the same digest."""
+    text = json.dumps([args, kwargs], sort_keys=True, default=str)
+    return salted_hmac("offload.jobs.ledger.redaction.digest", text).hexdigest()
 
 
 def open_arguments(

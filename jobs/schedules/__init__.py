@@ -13,6 +13,7 @@ from typing import Any
 
 from dramatiq import Actor
 
+from jobs.ledger.redaction import arguments_digest, seal_arguments
 from jobs.schedules.timing import valid_cron, zone
 
 
@@ -27,13 +28,17 @@ class Declared:
     kwargs: dict[str, Any] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
+        """The declaration as stored on its Schedule row: secret arguments redacted, with a
+        digest that changes when their values do."""
+        shown = seal_arguments(self.actor_name, self.args, self.kwargs)
         return {
             "actor_name": self.actor_name,
             "cron": self.cron,
             "interval_seconds": self.interval.total_seconds() if self.interval else None,
             "timezone": self.timezone,
-            "args": self.args,
-            "kwargs": self.kwargs,
+            "args": shown.args,
+            "kwargs": shown.kwargs,
+            "arguments_digest": arguments_digest(self.args, self.kwargs),
         }
 
 

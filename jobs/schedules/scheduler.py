@@ -18,23 +18,27 @@ from typing import Any
 import dramatiq
 from django.db import transaction
 from django.utils import timezone
+from django.utils.module_loading import autodiscover_modules
 from dramatiq.errors import ActorNotFound
 
+from jobs.ledger.redaction import arguments_digest
 from jobs.ledger.unique import Unique
 from jobs.models import Job, Schedule
 from jobs.outbox import enqueue_call
-from jobs.schedules import DECLARED
+from jobs.schedules import DECLARED, Declared
 from jobs.schedules.timing import latest_instant, next_instant
 
 logger = logging.getLogger(__name__)
 
 #: How long an instant's key is held: far longer than any two schedulers could disagree.
 INSTANT_KEY_PERIOD = dt.timedelta(days=7)
-#: The fields of a schedule that a declaration sets and staff may override.
-DECLARED_FIELDS = ("actor_name", "cron", "interval", "time_zone", "args", "kwargs")
+#: The fields of a schedule that a declaration sets and staff may override (its arguments too,
+#: compared by digest: the declaration keeps no secret).
+DECLARED_FIELDS = ("actor_name", "cron", "interval", "time_zone")
 
 
 def declared_values(declared: dict[str, Any]) -> dict[str, Any]:
+    """The timing fields of a stored declaration, and its arguments as shown (redacted)."""
     seconds = declared.get("interval_seconds")
     return {
         "actor_name": declared["actor_name"],
@@ -50,7 +54,27 @@ def differs_from_declaration(schedule: Schedule) -> bool:
     if not schedule.declared:
         return True
     wanted = declared_values(schedule.declared)
-    return any(getattr(schedule, name) != wanted[name] for name in DECLARED_FIELDS)
+    if any(getattr(schedule, name) != wanted[name] for name in DECLARED_FIELDS):
+        return True
+    digest = arguments_digest(*schedule.real_arguments())
+    return bool(digest != schedule.declared.get("arguments_digest"))
+
+
+def declaration_of(name: str) -> Declared | None:
+    """The code's declaration of a schedule, importing every app's tasks module if this process
+    (a web process) has not yet."""
+    if name not in DECLARED:
+        autodiscover_modules("tasks")
+    return DECLARED.get(name)
+
+
+def apply_declaration(schedule: Schedule, declared: Declared) -> None:
+    """Set the schedule's fields to what the code declares (its real arguments sealed)."""
+    for name, value in declared_values(declared.as_json()).items():
+        if name in DECLARED_FIELDS:
+            setattr(schedule, name, value)
+    schedule.sealed_arguments = ""
+    schedule.set_arguments(list(declared.args), dict(declared.kwargs))
 
 
 def reset_timing(schedule: Schedule, now: dt.datetime | None = None) -> None:
@@ -71,7 +95,8 @@ def sync_declarations(now: dt.datetime | None = None) -> None:
         with transaction.atomic():
             schedule = Schedule.objects.select_for_update().filter(name=declared.name).first()
             if schedule is None:
-                schedule = Schedule(name=declared.name, **declared_values(stored))
+                schedule = Schedule(name=declared.name)
+                apply_declaration(schedule, declared)
                 schedule.declared = stored
                 reset_timing(schedule, now)
                 schedule.save()
@@ -81,8 +106,7 @@ def sync_declarations(now: dt.datetime | None = None) -> None:
             schedule.declared, schedule.declared_in_code = stored, True
             if not schedule.overridden:
                 timing = (schedule.cron, schedule.interval, schedule.time_zone)
-                for name, value in declared_values(stored).items():
-                    setattr(schedule, name, value)
+                apply_declaration(schedule, declared)
                 if timing != (schedule.cron, schedule.interval, schedule.time_zone):
                     reset_timing(schedule, now)
             schedule.save()
@@ -120,8 +144,7 @@ def run_instant(schedule: Schedule, now: dt.datetime) -> Job | None:
     with transaction.atomic():
         job = enqueue_call(
             actor,
-            schedule.args,
-            schedule.kwargs,
+            *schedule.real_arguments(),
             about=schedule,
             unique=Unique(key=key, scope="period", period=INSTANT_KEY_PERIOD),
         )
@@ -134,4 +157,5 @@ def run_instant(schedule: Schedule, now: dt.datetime) -> Job | None:
 def run_now(schedule: Schedule, *, operator: Any) -> Job:
     """A run outside the timing, by staff: an ordinary job about the schedule."""
     actor = dramatiq.get_broker().get_actor(schedule.actor_name)
-    return enqueue_call(actor, schedule.args, schedule.kwargs, about=schedule, caused_by=operator)
+    args, kwargs = schedule.real_arguments()
+    return enqueue_call(actor, args, kwargs, about=schedule, caused_by=operator)

@@ -162,3 +162,19 @@ def tick(label: str) -> str:
 
 # Runs only in workers started with JOBS_SCHEDULER_ENABLED=1 (tests/conftest.py turns it off).
 schedule("workbench-tick", tick, every=dt.timedelta(seconds=2), args=["tick"])
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=0)
+def sync_partner(partner: str, *, api_token: str) -> None:
+    record("partner", f"{partner} {api_token}")
+
+
+#: A schedule with a secret argument: the Schedules page and the ledger must never show it.
+PARTNER_TOKEN = "tok-partner-3f9e1c"
+schedule(
+    "workbench-partner-sync",
+    sync_partner,
+    cron="0 4 * * *",
+    args=["acme"],
+    kwargs={"api_token": PARTNER_TOKEN},
+)
