@@ -356,6 +356,11 @@ IMAGE_MAX_BYTES = env.int("IMAGE_MAX_BYTES", default=10 * 1024 * 1024)
 IMAGE_MAX_PIXELS = env.int("IMAGE_MAX_PIXELS", default=40_000_000)
 IMAGE_FORMATS = env.list("IMAGE_FORMATS", default=["JPEG", "PNG", "WEBP", "GIF"])
 IMAGE_THUMBNAIL_SIZES = env.list("IMAGE_THUMBNAIL_SIZES", cast=int, default=[128, 512])
+# Images decoded at once per worker process (the others wait): a decoded image can take
+# IMAGE_MAX_PIXELS x 4 bytes. 0: no limit.
+IMAGE_DECODES_PER_PROCESS = env.int("IMAGE_DECODES_PER_PROCESS", default=1)
+# What one user's uploaded originals may add up to (bytes); an upload past it is refused (413).
+IMAGE_STORAGE_QUOTA_BYTES = env.int("IMAGE_STORAGE_QUOTA_BYTES", default=100 * 1024 * 1024)
 
 # A strict policy (django-csp): scripts and styles from this site only, no inline code.
 CONTENT_SECURITY_POLICY = {

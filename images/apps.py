@@ -4,6 +4,8 @@ from django.apps import AppConfig
 from django.conf import settings
 from PIL import Image
 
+from .memory import fix_mmap_threshold
+
 
 class ImagesConfig(AppConfig):
     name = "images"
@@ -13,3 +15,4 @@ class ImagesConfig(AppConfig):
         # Pillow refuses to decode more pixels than twice this (a decompression bomb), in the web
         # and in the workers; uploads over it are refused before any job exists (forms.py).
         Image.MAX_IMAGE_PIXELS = settings.IMAGE_MAX_PIXELS
+        fix_mmap_threshold()

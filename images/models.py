@@ -34,6 +34,8 @@ class UploadedImage(models.Model):
     )
     original = models.FileField(upload_to=original_path, max_length=255)
     name = models.CharField("uploaded as", max_length=255)
+    #: The original's bytes, counted against its owner's IMAGE_STORAGE_QUOTA_BYTES.
+    size = models.PositiveBigIntegerField(default=0)
     format = models.CharField(max_length=16)
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()

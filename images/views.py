@@ -17,7 +17,7 @@ from config.limits import IMAGES_PER_USER, LimitExceededError, too_many_json, wi
 
 from .forms import ImageUploadForm
 from .models import UploadedImage
-from .services import upload_image
+from .services import StorageQuotaExceededError, upload_image
 
 PAGE_SIZE = 50
 
@@ -50,7 +50,13 @@ def images(request: HttpRequest) -> HttpResponse:
             return too_many_json(error)
         form.add_error(None, error.message)
         return with_retry_after(page(request, form, status=429), error)
-    image, job = upload_image(request.user, form.cleaned_data["image"], form.info)
+    try:
+        image, job = upload_image(request.user, form.cleaned_data["image"], form.info)
+    except StorageQuotaExceededError as error:
+        form.add_error("image", str(error))
+        if json_caller:
+            return error_response(form_errors(form), status=413)
+        return page(request, form, status=413)
     if json_caller:
         return accepted(
             reverse("jobs:status", args=[job.pk]),
