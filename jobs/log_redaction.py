@@ -38,14 +38,17 @@ def redact_text(text: str) -> str:
     return URL_PASSWORD.sub(rf"\1{REDACTED}@", text)
 
 
+#: A LogRecord's own attributes; any other is an extra a JSON formatter prints as a field
+#: (Django's `request`, whose repr holds the query string).
+RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
 class RedactingFilter(logging.Filter):
-    """Renders the record's message and exception once, scrubbed; drops no record."""
+    """Renders the record's message, exception and extra fields scrubbed; drops no record."""
 
     _formatter = logging.Formatter()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if getattr(record, "redacted", False):
-            return True  # another handler already scrubbed this record
         try:
             message = record.getMessage()
         except Exception:  # a bad format string: logging itself reports it at emit time
@@ -55,7 +58,12 @@ class RedactingFilter(logging.Filter):
             record.exc_text = self._formatter.formatException(record.exc_info)
         if record.exc_text:
             record.exc_text = redact_text(record.exc_text)
-        record.redacted = True
+        for name, value in list(vars(record).items()):
+            if name in RECORD_ATTRIBUTES or isinstance(value, int | float | bool | type(None)):
+                continue
+            text = value if isinstance(value, str) else str(value)
+            if (scrubbed := redact_text(text)) != text:
+                setattr(record, name, scrubbed)
         return True
 
 
