@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export PYTHONDONTWRITEBYTECODE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help run serve worker static test test-fast conformance lint format typecheck check bench clean migrate browser
+.PHONY: help run serve worker static test test-fast fuzz conformance lint format typecheck check bench clean migrate browser
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -36,6 +36,9 @@ test: $(BIN)/.installed  ## Run the whole test suite (embedded Redis; no service
 
 test-fast: $(BIN)/.installed  ## The tests that start no worker, browser or server (under a minute)
 	$(BIN)/pytest -m "not integration and not browser" -q
+
+fuzz: $(BIN)/.installed  ## A long fuzz of every endpoint and admin list (FUZZ_EXAMPLES per test, 1000)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-1000} $(BIN)/pytest tests/test_fuzz_inputs.py -q
 
 conformance: $(BIN)/.installed  ## Dramatiq's own test suite on the project's brokers (tests/conformance)
 	$(BIN)/python -m tests.conformance.run -q
