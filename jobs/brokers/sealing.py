@@ -17,7 +17,13 @@ from dramatiq import Actor, Broker, Middleware
 from dramatiq.encoder import JSONEncoder
 from dramatiq.middleware import CurrentMessage
 
-from jobs.ledger.redaction import hide_in_exception, open_arguments, open_secrets, seal_arguments
+from jobs.ledger.redaction import (
+    hide_in_exception,
+    open_arguments,
+    open_secrets,
+    seal_arguments,
+    with_secrets,
+)
 
 #: The message option holding the sealed secret arguments (the ledger's `sealed_arguments`).
 SEALED_OPTION = "sealed_arguments"
@@ -72,7 +78,7 @@ class OpenSealedArguments(Middleware):
             ):
                 return call(*args, **kwargs)
             secrets = open_secrets(sealed)
-            real_args, real_kwargs = open_arguments(list(args), kwargs, sealed)
+            real_args, real_kwargs = with_secrets(list(args), kwargs, secrets)
             try:
                 return call(*real_args, **real_kwargs)
             except BaseException as error:

@@ -127,7 +127,13 @@ def open_arguments(
     """The real arguments of a stored job, for rebuilding its message."""
     if not sealed:
         return list(args), dict(kwargs)
-    secrets = open_secrets(sealed)
+    return with_secrets(args, kwargs, open_secrets(sealed))
+
+
+def with_secrets(
+    args: list[Any], kwargs: dict[str, Any], secrets: dict[str, dict[str, Any]]
+) -> tuple[list[Any], dict[str, Any]]:
+    """The arguments with the opened secrets put back in their places."""
     real_args = [secrets["args"].get(str(i), v) for i, v in enumerate(args)]
     return real_args, {**kwargs, **secrets["kwargs"]}
 
