@@ -14,9 +14,10 @@ from typing import Any, ClassVar
 
 from django.contrib.admin import SimpleListFilter
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ERROR_FLAG
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import IntegerField
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
 #: The parameters Django's field filters (boolean, choices, date, related, all values) produce.
 FIELD_FILTER_SUFFIXES = ("", "__exact", "__isnull", "__gte", "__lt", "__id__exact", "__in")
@@ -27,6 +28,12 @@ class DeclaredLookupsOnly:
 
     #: Lookups the project's own links into this list use (e.g. the job dashboard's).
     linked_lookups: ClassVar[frozenset[str]] = frozenset()
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        # A NUL in a search or filter value: PostgreSQL refuses it in text as the list renders.
+        if any("\x00" in value for _, values in request.GET.lists() for value in values):
+            return HttpResponseRedirect(f"{request.path}?{ERROR_FLAG}=1")
+        return super().changelist_view(request, extra_context)  # type: ignore[misc,no-any-return]
 
     def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
         if lookup not in self.linked_lookups and lookup not in self.filter_lookups(request):

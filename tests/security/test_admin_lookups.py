@@ -100,6 +100,11 @@ def test_the_search_box_does_not_search_arguments_for_those_who_may_not_see_them
     assert "0 jobs" in page.content.decode() or "0 results" in page.content.decode()
 
 
+@pytest.mark.parametrize("query", [{"q": "a\x00b"}, {"status__exact": "\x00"}])
+def test_a_nul_in_a_search_or_filter_gets_the_error_answer(staff: Any, query: dict[str, str]):
+    assert answer(client_for(staff), query) == (302, ERROR_PAGE)
+
+
 def test_the_filters_and_dashboard_links_still_filter(staff: Any):
     job = enqueue(workbench.quick_effect, "k")
     client = client_for(staff)
