@@ -29,11 +29,19 @@ from jobs.ledger.redaction import (
 SEALED_OPTION = "sealed_arguments"
 
 
+#: The fields of an encoded message; the encoder also encodes results (any JSON value).
+MESSAGE_FIELDS = frozenset({"actor_name", "args", "kwargs", "options", "message_id"})
+
+
 class SealingEncoder(JSONEncoder):
     """Dramatiq's JSON encoder, sealing a message's secret arguments on the way out."""
 
-    def encode(self, data: dict[str, Any]) -> bytes:
-        if "actor_name" in data and "args" in data and SEALED_OPTION not in data["options"]:
+    def encode(self, data: Any) -> bytes:
+        if (
+            isinstance(data, dict)
+            and data.keys() >= MESSAGE_FIELDS
+            and SEALED_OPTION not in data["options"]
+        ):
             stored = seal_arguments(data["actor_name"], list(data["args"]), dict(data["kwargs"]))
             if stored.sealed:
                 # New dicts: `data` shares its options with the message object being sent.

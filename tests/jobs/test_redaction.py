@@ -9,7 +9,7 @@ import dramatiq
 import pytest
 
 import tests.workbench.tasks as workbench
-from jobs.brokers.sealing import SEALED_OPTION
+from jobs.brokers.sealing import SEALED_OPTION, SealingEncoder
 from jobs.ledger.redaction import (
     REDACTED,
     SealError,
@@ -118,3 +118,11 @@ def test_jobs_without_secrets_store_nothing_sealed():
 
     assert stored.sealed == ""
     assert stored.args == ["k"]
+
+
+@pytest.mark.parametrize("value", [42, None, "text", [1, 2], {"result": {"password": "p"}}])
+def test_the_sealing_encoder_leaves_what_is_not_a_message_alone(value: Any):
+    """Dramatiq's result backends encode results with the same encoder."""
+    encoder = SealingEncoder()
+
+    assert encoder.decode(encoder.encode(value)) == value
