@@ -16,6 +16,7 @@ from collections import Counter
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
 
+import django
 import django_stubs_ext
 import environ
 from pythonjsonlogger.core import RESERVED_ATTRS
@@ -100,8 +101,9 @@ INSTALLED_APPS = [
     "django_dramatiq",
     # Login lockout per account and client IP (config/limits.py has the other limits).
     "axes",
-    # Django's Tasks API on Django 5.2 (django.tasks in Django 6): run by jobs.tasks_backend.
-    "django_tasks",
+    # Django's Tasks API on Django 5.2 (built in as django.tasks from Django 6):
+    # run by jobs.tasks_backend.
+    *(["django_tasks"] if django.VERSION < (6,) else []),
     "accounts",
     "reports",
     "images",
@@ -249,6 +251,8 @@ JOBS_BROKER = {
     # decision of Retries and runs after TimeLimit has disarmed (docs/ARCHITECTURE.md).
     "MIDDLEWARE": [
         "jobs.worker.tracker.JobTracker",
+        # Declares a task's actor the first time a message names it (jobs/brokers/on_demand.py).
+        "jobs.tasks_backend.ImportTasks",
         "dramatiq.middleware.AgeLimit",
         "dramatiq.middleware.TimeLimit",
         "dramatiq.middleware.ShutdownNotifications",
@@ -290,6 +294,9 @@ LEDGER_RETENTION_DAYS = env.float("LEDGER_RETENTION_DAYS", default=30.0)
 # Largest JSON return value an actor may leave as its job's result; a larger or non-JSON one fails
 # the job with the reason (jobs/ledger/results.py): store big outputs and return a reference.
 JOBS_RESULT_MAX_BYTES = env.int("JOBS_RESULT_MAX_BYTES", default=64 * 1024)
+# Result keys whose values people never see (admin, /jobs/<id>), for every actor and task; an
+# actor adds its own with `secret_result_keys=(...)`. The code still gets them from result().
+JOBS_SECRET_RESULT_KEYS = env.list("JOBS_SECRET_RESULT_KEYS", default=[])
 # Django's Tasks framework: every app's @task runs on the workers through the ledger
 # (jobs/tasks_backend.py). QUEUES: the queues a task may name (workers consume each of them).
 TASKS = {

@@ -187,11 +187,13 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
         copy_of: Job | None = None,
         due: dt.datetime | None = None,
         unique_key: str = "",
+        note: str = "",
     ) -> Job:
         """Insert a job and its `enqueued` event (secret arguments redacted and sealed).
 
         `copy_of`: staff ran that job again as this new one; it inherits what the job is about.
-        `due`: when a delayed job should run (kept while pending, for the relay's send).
+        `due`: when a delayed job should run (kept while pending, for the relay's send, and on
+        the `enqueued` event for good). `note`: the event's message.
         """
         user = _user(caused_by)
         job = self._pending(job_id, actor_name, queue_name, args, kwargs, max_retries, user)
@@ -203,7 +205,9 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
         elif copy_of is not None:
             job.about_type_id = copy_of.about_type_id
             job.about_id, job.about_label = copy_of.about_id, copy_of.about_label
-        event = JobEvent(job=job, kind=EventKind.ENQUEUED, at=job.enqueued_at)
+        event = JobEvent(
+            job=job, kind=EventKind.ENQUEUED, at=job.enqueued_at, eta=due, message=note
+        )
         if copy_of is not None:
             event.operator = user
             event.message = f"Copy of job {copy_of.pk}, run again by {user or 'an operator'}."

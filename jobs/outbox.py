@@ -67,16 +67,22 @@ def enqueue_call(
     about: models.Model | None = None,
     caused_by: Any = None,
     delay: dt.timedelta | None = None,
+    run_after: dt.datetime | None = None,
     queue_name: str | None = None,
     unique: Unique | None = None,
+    note: str = "",
 ) -> Job:
     """`enqueue()` with the arguments as values, and another queue than the actor's if given
-    (Django's Tasks framework: a task's `queue_name`). A duplicate of a unique job returns that
-    job, with `was_duplicate` set on it."""
+    (Django's Tasks framework: a task's `queue_name`). `run_after`: an instant to run at, kept
+    as given (`delay`: from now). `note`: said by the job's `enqueued` event. A duplicate of a
+    unique job returns that job, with `was_duplicate` set on it."""
     unique = unique or actor.options.get(UNIQUE_OPTION)
-    due = timezone.now() + delay if delay else None
+    now = timezone.now()
+    due = run_after or (now + delay if delay else None)
+    if run_after is not None:
+        delay = max(run_after - now, dt.timedelta(0))
     pending = functools.partial(
-        record_pending, actor, args, kwargs, about=about, caused_by=caused_by, due=due
+        record_pending, actor, args, kwargs, about=about, caused_by=caused_by, due=due, note=note
     )
     if unique is None:
         job, message = pending(queue_name=queue_name)
@@ -134,6 +140,7 @@ def record_pending(
     queue_name: str | None = None,
     due: dt.datetime | None = None,
     unique_key: str = "",
+    note: str = "",
 ) -> tuple[Job, Message[Any]]:
     """Insert a pending job and build its message, for the caller to send after commit."""
     message = actor.message_with_options(args=tuple(args), kwargs=kwargs, **{RECORDED_OPTION: True})
@@ -151,6 +158,7 @@ def record_pending(
         copy_of=copy_of,
         due=due,
         unique_key=unique_key,
+        note=note,
     )
     return job, message
 

@@ -9,43 +9,40 @@ sent on commit), `run_after` a delayed job, and `get_result()` reads the job's r
 
 from __future__ import annotations
 
-import datetime as dt
+import dataclasses
 import functools
-import re
+import threading
+import traceback
 import uuid
 from collections.abc import Callable
 from inspect import iscoroutinefunction
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import dramatiq
 from asgiref.sync import sync_to_async
 from django.utils import timezone
 from django.utils.module_loading import import_string
-from dramatiq.errors import ActorNotFound
+from dramatiq import Broker
 from dramatiq.middleware import CurrentMessage
 
+from jobs.brokers.on_demand import DeclaresActorsOnDemand
+from jobs.ledger.redaction import SealError, open_arguments
+from jobs.ledger.transitions import exception_type_of
 from jobs.models import EventKind, Job, JobStatus
 from jobs.outbox import enqueue_call
-
-if TYPE_CHECKING:  # typed against the backport, the project's pin
-    from django_tasks.backends.base import BaseTaskBackend
-    from django_tasks.base import Task, TaskContext, TaskError, TaskResult, TaskResultStatus
-    from django_tasks.exceptions import TaskResultDoesNotExist
-    from django_tasks.signals import task_enqueued
-    from django_tasks.utils import normalize_json
-else:
-    try:  # Django 6
-        from django.tasks.backends.base import BaseTaskBackend
-        from django.tasks.base import Task, TaskContext, TaskError, TaskResult, TaskResultStatus
-        from django.tasks.exceptions import TaskResultDoesNotExist
-        from django.tasks.signals import task_enqueued
-        from django.utils.json import normalize_json
-    except ImportError:  # the django-tasks backport, on Django 5.2
-        from django_tasks.backends.base import BaseTaskBackend
-        from django_tasks.base import Task, TaskContext, TaskError, TaskResult, TaskResultStatus
-        from django_tasks.exceptions import TaskResultDoesNotExist
-        from django_tasks.signals import task_enqueued
-        from django_tasks.utils import normalize_json
+from jobs.tasks_framework import (
+    BaseTaskBackend,
+    Task,
+    TaskContext,
+    TaskError,
+    TaskResult,
+    TaskResultDoesNotExist,
+    TaskResultStatus,
+    normalize_json,
+    task_enqueued,
+    task_finished,
+    task_started,
+)
 
 #: The ledger's statuses as the Tasks framework names them (it has no "cancelled" or "skipped":
 #: a job that will not run is FAILED there).
@@ -60,8 +57,8 @@ STATUSES = {
     JobStatus.SKIPPED: TaskResultStatus.FAILED,
     JobStatus.CANCELLED: TaskResultStatus.FAILED,
 }
-#: The exception's path on a traceback's last line ("dramatiq.middleware.time_limit.X: ...").
-EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*)(?::|$)")
+#: What the `enqueued` event of a job enqueued through the framework says (then the task's path).
+ENQUEUED_NOTE = "Enqueued through Django's Tasks framework: "
 
 
 class OffloadBackend(BaseTaskBackend):
@@ -88,11 +85,9 @@ class OffloadBackend(BaseTaskBackend):
     def actor_for(self, task: Task[Any, Any]) -> dramatiq.Actor[..., Any]:
         """The task's Dramatiq actor, named by its module path; declared once per process."""
         broker = dramatiq.get_broker()
-        try:
-            actor: dramatiq.Actor[..., Any] = broker.get_actor(task.module_path)
-            return actor
-        except ActorNotFound:
-            pass
+        # Not get_actor(): on the project's brokers it would ask ImportTasks, which calls this.
+        if (known := broker.actors.get(task.module_path)) is not None:
+            return known
         declare = dramatiq.actor(
             actor_name=task.module_path,
             queue_name=task.queue_name,
@@ -103,18 +98,21 @@ class OffloadBackend(BaseTaskBackend):
         return declare(_runner(task))
 
     def enqueue(self, task: Task[Any, Any], args: Any, kwargs: Any) -> TaskResult[Any]:
-        # No second validate_task(): a Task is immutable and was validated when it was made.
-        delay = None
-        if task.run_after is not None:
-            delay = max(task.run_after - timezone.now(), dt.timedelta(0))
+        # Validated again, as the framework's own backends do: a task made under other
+        # settings (QUEUES) would otherwise wait in a queue no worker reads.
+        self.validate_task(task)
+        real_args = cast("list[Any]", normalize_json(list(args)))
+        real_kwargs = cast("dict[str, Any]", normalize_json(dict(kwargs)))
         job = enqueue_call(
             self.actor_for(task),
-            cast("list[Any]", normalize_json(list(args))),
-            cast("dict[str, Any]", normalize_json(dict(kwargs))),
-            delay=delay,
+            real_args,
+            real_kwargs,
+            run_after=task.run_after,
             queue_name=task.queue_name,
+            note=ENQUEUED_NOTE + task.module_path,
         )
-        result = self._result(task, job, events=[])  # a new job: nothing has happened yet
+        # A new job: nothing has happened yet; the caller gets its arguments as given.
+        result = self._result(task, job, events=[], arguments=(real_args, real_kwargs))
         task_enqueued.send(type(self), task_result=result)
         return result
 
@@ -126,10 +124,14 @@ class OffloadBackend(BaseTaskBackend):
         task = _task_named(job.actor_name)
         if task is None:
             raise TaskResultDoesNotExist(f"Job {result_id} is not a task ({job.actor_name}).")
-        return self._result(task, job)
+        return self._result(task_as_enqueued(task, job), job)
 
     def _result(
-        self, task: Task[Any, Any], job: Job, events: list[tuple[str, str, str, str]] | None = None
+        self,
+        task: Task[Any, Any],
+        job: Job,
+        events: list[tuple[str, str, str, str]] | None = None,
+        arguments: tuple[list[Any], dict[str, Any]] | None = None,
     ) -> TaskResult[Any]:
         if events is None:
             events = list(
@@ -137,6 +139,11 @@ class OffloadBackend(BaseTaskBackend):
                     kind__in=[EventKind.STARTED, EventKind.ATTEMPT_FAILED, EventKind.FAILED]
                 ).values_list("kind", "worker", "exception_type", "traceback")
             )
+        if arguments is None:
+            try:  # the ledger keeps secret arguments sealed; code with the key gets them back
+                arguments = open_arguments(job.args, job.kwargs, job.sealed_arguments)
+            except SealError:
+                arguments = (job.args, job.kwargs)
         result: TaskResult[Any] = TaskResult(
             task=task,
             id=str(job.pk),
@@ -145,31 +152,43 @@ class OffloadBackend(BaseTaskBackend):
             started_at=job.first_started_at,
             finished_at=job.finished_at,
             last_attempted_at=job.started_at,
-            args=job.args,
-            kwargs=job.kwargs,
+            args=arguments[0],
+            kwargs=arguments[1],
             backend=self.alias,
             errors=[
-                TaskError(exception_class_path=_exception_path(tb), traceback=tb)
+                TaskError(exception_class_path=exception_class_path(kind_of_error), traceback=tb)
                 for kind, _worker, kind_of_error, tb in events
                 if kind != EventKind.STARTED and (tb or kind_of_error)
             ],
             worker_ids=[worker for kind, worker, _, _ in events if kind == EventKind.STARTED],
         )
+        # The framework's own way: `_return_value` is not an init field of its frozen result.
         object.__setattr__(result, "_return_value", job.result)
         return result
 
 
-def _exception_path(traceback: str) -> str:
-    """The raised exception's import path, from the traceback's last unindented line."""
-    lines = [line for line in traceback.strip().splitlines() if line and not line[0].isspace()]
-    match = EXCEPTION_LINE.match(lines[-1]) if lines else None
-    if match is None:
+def exception_class_path(recorded: str) -> str:
+    """The import path of an attempt's exception as the ledger recorded it from the exception
+    object (jobs/ledger/transitions.py `exception_type_of`: builtins by bare name)."""
+    if not recorded:
         return "builtins.Exception"
-    name = match.group(1)
-    return name if "." in name else f"builtins.{name}"
+    return recorded if "." in recorded else f"builtins.{recorded}"
+
+
+def task_as_enqueued(task: Task[Any, Any], job: Job) -> Task[Any, Any]:
+    """The task as `using()` made it for this job: its queue and run_after (the time the job
+    was due, kept on its `enqueued` event), so `get_result(id).task == result.task`."""
+    changes: dict[str, Any] = {}
+    if job.queue_name != task.queue_name:
+        changes["queue_name"] = job.queue_name
+    enqueued = job.events.filter(kind=EventKind.ENQUEUED).values_list("eta", flat=True).first()
+    if enqueued is not None and enqueued != task.run_after:
+        changes["run_after"] = enqueued
+    return task.using(**changes) if changes else task
 
 
 def _task_named(module_path: str) -> Task[Any, Any] | None:
+    """The task at this module path, or None."""
     try:
         found = import_string(module_path)
     except ImportError:
@@ -177,29 +196,118 @@ def _task_named(module_path: str) -> Task[Any, Any] | None:
     return found if isinstance(found, Task) else None
 
 
-def _runner(task: Task[Any, Any]) -> Callable[..., Any]:
-    """What the actor runs: the task's function, given a TaskContext when it takes one."""
-    func = task.func
+class Attempt:
+    """One run of a task in a worker: its result as the ledger has it when the attempt starts
+    (RUNNING, this worker and attempt), and the framework's signals around it."""
 
-    def context() -> TaskContext:
+    def __init__(self, task: Task[Any, Any]) -> None:
         message = CurrentMessage.get_current_message()
-        backend = task.get_backend()
-        return TaskContext(task_result=backend.get_result(message.message_id if message else ""))
+        # Only OffloadBackend declares a task's actor (actor_for): this is one.
+        self.backend = cast("OffloadBackend", task.get_backend())
+        self.result = self.backend.get_result(message.message_id if message else "")
+        retries = message.options.get("retries", 0) if message else 0
+        self.last = retries >= self.backend.max_retries
+
+    def started(self) -> None:
+        task_started.send(type(self.backend), task_result=self.result)
+
+    def succeeded(self, value: Any) -> None:
+        finished = dataclasses.replace(
+            self.result, status=TaskResultStatus.SUCCESSFUL, finished_at=timezone.now()
+        )
+        object.__setattr__(finished, "_return_value", value)
+        task_finished.send(type(self.backend), task_result=finished)
+
+    def failed(self, error: BaseException) -> None:
+        """Sent for the attempt after which nothing more will run (a retried task is READY)."""
+        if not self.last:
+            return
+        failure = TaskError(
+            exception_class_path=exception_class_path(exception_type_of(error)),
+            traceback="".join(traceback.format_exception(error)),
+        )
+        finished = dataclasses.replace(
+            self.result,
+            status=TaskResultStatus.FAILED,
+            finished_at=timezone.now(),
+            errors=[*self.result.errors, failure],
+        )
+        task_finished.send(type(self.backend), task_result=finished)
+
+
+def _runner(task: Task[Any, Any]) -> Callable[..., Any]:
+    """What the actor runs: the task's function, given a TaskContext when it takes one, between
+    the framework's `task_started` and `task_finished` signals (its own log lines)."""
+    func = task.func
 
     if iscoroutinefunction(func):
 
         @functools.wraps(func)
         async def run_async(*args: Any, **kwargs: Any) -> Any:
+            attempt = await sync_to_async(Attempt)(task)
+            await sync_to_async(attempt.started)()
             if task.takes_context:
-                args = (await sync_to_async(context)(), *args)
-            return await func(*args, **kwargs)
+                args = (TaskContext(task_result=attempt.result), *args)
+            try:
+                value = await func(*args, **kwargs)
+            except BaseException as error:
+                await sync_to_async(attempt.failed)(error)
+                raise
+            await sync_to_async(attempt.succeeded)(value)
+            return value
 
         return run_async
 
     @functools.wraps(func)
     def run(*args: Any, **kwargs: Any) -> Any:
+        attempt = Attempt(task)
+        attempt.started()
         if task.takes_context:
-            args = (context(), *args)
-        return func(*args, **kwargs)
+            args = (TaskContext(task_result=attempt.result), *args)
+        try:
+            value = func(*args, **kwargs)
+        except BaseException as error:
+            attempt.failed(error)
+            raise
+        attempt.succeeded(value)
+        return value
 
     return run
+
+
+class TaskNotImportableError(Exception):
+    """A task's module path names nothing this worker can import as a task."""
+
+
+class ImportTasks(DeclaresActorsOnDemand):
+    """Workers run any task, wherever it is defined: an actor name this process does not know
+    that is a dotted path (as the backend names tasks' actors) is imported and the task's actor
+    declared, as the framework's own worker backends import a task by its module path. A path
+    that does not import as a task gets an actor that fails with the reason, so its job fails
+    visibly instead of being dead-lettered unrun."""
+
+    def __init__(self) -> None:
+        self._declaring = threading.Lock()  # consumer threads may meet the same name at once
+
+    def declare_actor_named(self, broker: Broker, actor_name: str) -> bool:
+        if "." not in actor_name:
+            return False  # a plain actor gone (the tracker records it dead-lettered)
+        with self._declaring:
+            if actor_name in broker.actors:
+                return True
+            try:
+                found = import_string(actor_name)
+            except ImportError as error:
+                reason = f"Task {actor_name} cannot be imported in this worker: {error}"
+            else:
+                backend = found.get_backend() if isinstance(found, Task) else None
+                if isinstance(backend, OffloadBackend):
+                    backend.actor_for(found)
+                    return True
+                reason = f"{actor_name} is not a task run by {OffloadBackend.__name__}."
+
+            def unrunnable(*args: Any, **kwargs: Any) -> None:
+                raise TaskNotImportableError(reason)
+
+            dramatiq.actor(actor_name=actor_name, max_retries=0, broker=broker)(unrunnable)
+            return True

@@ -12,6 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from jobs.ledger.results import shown_result
 from jobs.metrics import exposition
 from jobs.models import Job
 
@@ -51,7 +52,8 @@ def job_status(request: HttpRequest, job_id: uuid.UUID) -> JsonResponse:
         "duplicates": job.duplicates,
     }
     if can_see_details(request, job):
-        body.update(args=job.args, kwargs=job.kwargs, result=job.result, last_error=job.last_error)
+        result = shown_result(job.actor_name, job.result)
+        body.update(args=job.args, kwargs=job.kwargs, result=result, last_error=job.last_error)
     return JsonResponse(body)
 
 

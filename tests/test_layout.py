@@ -23,6 +23,7 @@ RANKS = {
     "jobs.outbox": 3,
     "jobs.results": 3,
     "jobs.worker": 4,
+    "jobs.tasks_framework": 0,
     "jobs.tasks_backend": 4,
     "jobs.schedules": 4,
     "jobs.tasks": 6,

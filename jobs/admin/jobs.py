@@ -31,6 +31,7 @@ from jobs.admin.actions import JobActionsMixin
 from jobs.admin.lookups import DeclaredLookupsOnly
 from jobs.admin.pagination import CappedCountPaginator, LimitedChangeList
 from jobs.ledger.redaction import hide_argument_values
+from jobs.ledger.results import shown_result
 from jobs.models import Job, JobEvent
 
 
@@ -389,4 +390,6 @@ class JobAdmin(DeclaredLookupsOnly, JobActionsMixin, admin.ModelAdmin[Job]):
 
     @admin.display(description="result")
     def result_display(self, job: Job) -> str:
-        return pretty_json(job.result) if job.result is not None else "—"
+        if job.result is None:
+            return "—"
+        return pretty_json(shown_result(job.actor_name, job.result))

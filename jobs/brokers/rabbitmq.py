@@ -21,6 +21,7 @@ from dramatiq.common import xq_name
 from dramatiq.errors import DecodeError
 
 from jobs.brokers.held_acks import HoldsAcks
+from jobs.brokers.on_demand import FindsActorsOnDemand
 from jobs.ledger.messages import DELIVERY_OPTION
 from jobs.models import Job
 
@@ -85,7 +86,7 @@ class HeldAcksConsumer(dramatiq_rabbitmq._RabbitmqConsumer):
         hold.then(lambda: ack(message))
 
 
-class RabbitmqBroker(HoldsAcks, dramatiq_rabbitmq.RabbitmqBroker):
+class RabbitmqBroker(FindsActorsOnDemand, HoldsAcks, dramatiq_rabbitmq.RabbitmqBroker):
     """Dramatiq's RabbitMQ broker with held acks and a delivery id per send."""
 
     def __init__(self, **options: Any) -> None:

@@ -26,6 +26,7 @@ from dramatiq.common import current_millis
 from dramatiq.errors import DecodeError
 
 from jobs.brokers.held_acks import HoldsAcks
+from jobs.brokers.on_demand import FindsActorsOnDemand
 from jobs.models import Job
 
 logger = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ class PoisonTolerantConsumer(dramatiq_redis._RedisConsumer):
             logger.exception("Could not record the undecodable message in the ledger.")
 
 
-class RedisBroker(HoldsAcks, dramatiq_redis.RedisBroker):
+class RedisBroker(FindsActorsOnDemand, HoldsAcks, dramatiq_redis.RedisBroker):
     """Dramatiq's Redis broker whose consumers ack a message whose ledger write is pending once
     it is committed, set poison messages aside, and force maintenance periodically."""
 

@@ -148,6 +148,15 @@ def reclaim_after_worker_lost(
     return attempt, now
 
 
+def exception_type_of(error: BaseException) -> str:
+    """How the ledger names an exception's class, from the object (not its text): the import
+    path, builtins by bare name (`ValueError`, `smtplib.SMTPResponseException`)."""
+    kind = type(error)
+    if kind.__module__ == "builtins":
+        return kind.__qualname__
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
 def mark_attempt_failed(
     job_id: uuid.UUID,
     *,
@@ -169,10 +178,11 @@ def mark_attempt_failed(
     """
     now = timezone.now()
     grouped = hide_argument_values(message, *arguments)
+    name = exception_type.rsplit(".", 1)[-1]  # the job's summary: the class's own name
     error = {
-        "last_error": f"{exception_type}: {message}"[:ERROR_SUMMARY_LENGTH],
-        "error_type": exception_type[:255],
-        "error_group": error_group(exception_type, grouped),
+        "last_error": f"{name}: {message}"[:ERROR_SUMMARY_LENGTH],
+        "error_type": name[:255],
+        "error_group": error_group(name, grouped),
     }
     with transaction.atomic():
         if final:

@@ -38,7 +38,11 @@ from jobs.ledger.messages import (
 from jobs.ledger.redaction import ACTOR_OPTION as SECRET_ARGUMENTS_OPTION
 from jobs.ledger.redaction import SealError
 from jobs.ledger.requests import ClaimRequest, SuccessRequest
-from jobs.ledger.results import ResultNotStorableError, storable_result
+from jobs.ledger.results import (
+    SECRET_RESULT_KEYS_OPTION,
+    ResultNotStorableError,
+    storable_result,
+)
 from jobs.ledger.retries import (
     CLAIM_WRITE_BUDGET,
     OUTCOME_WRITE_BUDGET,
@@ -77,8 +81,9 @@ def worker_identity() -> str:
 class JobTracker(Middleware):
     """Records enqueue, claim, success, retry, failure and skip of every message."""
 
-    # Lets actors declare arguments to redact in the ledger (jobs/ledger/redaction.py).
-    actor_options = {SECRET_ARGUMENTS_OPTION, UNIQUE_OPTION}
+    # Lets actors declare arguments to redact in the ledger (jobs/ledger/redaction.py) and
+    # result keys to hide where people see results (jobs/ledger/results.py).
+    actor_options = {SECRET_ARGUMENTS_OPTION, SECRET_RESULT_KEYS_OPTION, UNIQUE_OPTION}
     #: Ack a success once it is committed, by the acker thread, where the broker can hold
     #: acks; False: each worker thread waits for its success's write (bench's variant).
     defer_acks = True
@@ -304,7 +309,7 @@ class JobTracker(Middleware):
                     attempt=claim.attempt,
                     started_at=claim.started_at,
                     worker=claim.worker,
-                    exception_type=type(exception).__qualname__,
+                    exception_type=transitions.exception_type_of(exception),
                     message=str(exception),
                     traceback="".join(traceback.format_exception(exception)),
                     final=final,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from django.test import Client
 
 import tests.workbench.tasks as workbench
 from jobs import JobFailedError, aresult, result
@@ -88,7 +89,15 @@ def test_a_result_the_ledger_cannot_keep_fails_the_job_loudly_without_retries(
     assert error in job.last_error and "return its name or id" in job.last_error
 
 
-def test_a_result_is_stored_with_secret_keys_redacted(workbench_worker: WorkerProcess):
+def test_a_result_is_returned_as_is_and_its_declared_keys_hidden_from_people(
+    workbench_worker: WorkerProcess, staff
+):
     job = enqueue(workbench.returns, "secret")
 
-    assert result(job, timeout=30) == {"api_token": "[redacted]", "rows": [1, 2, 3]}
+    assert result(job, timeout=30) == {"api_token": "tok-123", "rows": [1, 2, 3]}
+    client = Client()
+    client.force_login(staff)
+    page = client.get(f"/admin/jobs/job/{job.pk}/change/").content.decode()
+    status = client.get(f"/jobs/{job.pk}").json()
+    assert "tok-123" not in page and "rows" in page
+    assert status["result"] == {"api_token": "[redacted]", "rows": [1, 2, 3]}

@@ -72,7 +72,7 @@ def test_failing_address_makes_four_attempts_three_retries_then_fails(worker: Wo
     errors = job.events.filter(kind__in=[EventKind.ATTEMPT_FAILED, EventKind.FAILED])
     assert [e.attempt for e in errors] == [1, 2, 3, 4]
     for error in errors:
-        assert error.exception_type == "SMTPResponseException"
+        assert error.exception_type == "smtplib.SMTPResponseException"
         assert "451" in error.message
         assert "Traceback (most recent call last)" in error.traceback
     assert all(e.eta is not None for e in errors if e.kind == EventKind.ATTEMPT_FAILED)

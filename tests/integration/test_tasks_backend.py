@@ -9,13 +9,17 @@ import datetime as dt
 import pytest
 from django.db import transaction
 from django.utils import timezone
-from django_tasks import TaskResultStatus, task_backends
-from django_tasks.exceptions import InvalidTaskError, TaskResultDoesNotExist
 
 import tests.workbench.tasks as workbench
 from jobs import JobFailedError, result
 from jobs.models import Job, JobStatus
 from jobs.tasks_backend import OffloadBackend
+from jobs.tasks_framework import (
+    InvalidTask,
+    TaskResultDoesNotExist,
+    TaskResultStatus,
+    task_backends,
+)
 from tests.conftest import WorkerProcess, run_coroutine, wait_until_final
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -30,9 +34,9 @@ def test_the_backend_says_what_it_supports():
         True,
     )
     assert backend.supports_priority is False
-    with pytest.raises(InvalidTaskError, match="priority"):
+    with pytest.raises(InvalidTask, match="priority"):
         workbench.add.using(priority=10)
-    with pytest.raises(InvalidTaskError, match="Queue 'elsewhere'"):
+    with pytest.raises(InvalidTask, match="Queue 'elsewhere'"):
         workbench.add.using(queue_name="elsewhere")
     with pytest.raises(TaskResultDoesNotExist):
         workbench.add.get_result("not-a-job-id")

@@ -7,8 +7,9 @@ import uuid
 import pytest
 from django.db import connection
 
+import tests.workbench.tasks as workbench
 from jobs import JobFailedError, aresult, result
-from jobs.ledger.results import ResultNotStorableError, storable_result
+from jobs.ledger.results import ResultNotStorableError, shown_result, storable_result
 from jobs.models import EventKind, Job, JobEvent, JobStatus
 from tests.conftest import run_coroutine
 
@@ -61,9 +62,10 @@ def test_a_cancelled_job_raises_and_an_unfinished_one_times_out():
 def test_only_json_within_the_size_setting_is_storable(settings):
     settings.JOBS_RESULT_MAX_BYTES = 50
     assert storable_result(("a", 1)) == ["a", 1]
+    # Stored as returned: hiding declared keys is for where people look (shown_result).
     assert storable_result({"password": "p", "n": [{"token": 1}]}) == {
-        "password": "[redacted]",
-        "n": [{"token": "[redacted]"}],
+        "password": "p",
+        "n": [{"token": 1}],
     }
     for bad in ({1, 2}, float("nan"), "x" * 60):
         with pytest.raises(ResultNotStorableError):
@@ -82,3 +84,15 @@ def test_aresult_reconnects_after_the_database_dropped_its_connection():
             "WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
     assert run_coroutine(aresult(done)) == 1
+
+
+def test_people_see_results_with_only_the_declared_keys_hidden(settings):
+    value = {"token_count": 3, "api_token": "t", "rows": [{"Session": "s", "secretary": "Ann"}]}
+    settings.JOBS_SECRET_RESULT_KEYS = ["session"]
+
+    assert shown_result("no-such-actor", value) == {
+        "token_count": 3,
+        "api_token": "t",
+        "rows": [{"Session": "[redacted]", "secretary": "Ann"}],
+    }
+    assert shown_result(workbench.returns.actor_name, value)["api_token"] == "[redacted]"

@@ -17,10 +17,10 @@ from typing import Any
 
 import dramatiq
 from django.conf import settings
-from django_tasks import TaskContext, task
 from dramatiq.middleware import CurrentMessage
 
 from jobs.schedules import schedule
+from jobs.tasks_framework import TaskContext, task
 
 QUEUE = "workbench"
 logger = logging.getLogger(__name__)
@@ -123,9 +123,10 @@ async def async_sleeper(key: str, seconds: float) -> None:
     await asyncio.to_thread(record, "done", key)
 
 
-@dramatiq.actor(queue_name=QUEUE, max_retries=3)
+@dramatiq.actor(queue_name=QUEUE, max_retries=3, secret_result_keys=("api_token",))
 def returns(kind: str) -> Any:
-    """Returns what the ledger refuses (`object`, `too_big`) or redacts (`secret`)."""
+    """Returns what the ledger refuses (`object`, `too_big`), or a result with a declared
+    secret key (`secret`)."""
     if kind == "object":
         return object()
     if kind == "too_big":
