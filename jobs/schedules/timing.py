@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 
-from cron_descriptor import get_description
+from cron_descriptor import Options, get_description
 from croniter import croniter
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -46,10 +46,15 @@ def next_instant(
     return EPOCH + ((after - EPOCH) // interval + 1) * interval
 
 
+#: English, as the admin is: cron-descriptor otherwise follows the process's locale, so one
+#: schedule read "At 03:00 AM" under Python 3.11 and "At 03:00" under 3.12 on the same host.
+DESCRIPTION = Options(locale_code="en_US")
+
+
 def in_words(cron: str, interval: dt.timedelta | None, tz: str) -> str:
     if cron:
         try:
-            text = str(get_description(cron))
+            text = str(get_description(cron, DESCRIPTION))
         except Exception:  # noqa: BLE001  # the library's own errors: say the expression instead
             text = cron
         return f"{text} ({tz})"

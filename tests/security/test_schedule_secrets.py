@@ -59,7 +59,7 @@ def test_an_edit_that_leaves_the_secret_redacted_keeps_it(partner_sync: Schedule
     client = Client()
     client.force_login(staff)
     form = {
-        "cron": "0 5 * * *",
+        "cron": "0 5 29 2 *",
         "interval": "",
         "time_zone": "UTC",
         "args": '["acme-2"]',
