@@ -30,7 +30,7 @@ FUZZ = settings(
 #: Status codes answered, per endpoint, over the whole run (printed by tests/conftest.py).
 STATUSES: defaultdict[str, Counter[int]] = defaultdict(Counter)
 
-UNICODE_CATEGORIES = [
+UNICODE_CATEGORIES: list[Any] = [
     *("Lu", "Ll", "Lt", "Lm", "Lo", "Mn", "Mc", "Me", "Nd", "Nl", "No", "Pc", "Pd", "Ps", "Pe"),
     *("Pi", "Pf", "Po", "Sm", "Sc", "Sk", "So", "Zs", "Zl", "Zp", "Cc", "Cf", "Cs", "Co", "Cn"),
 ]

@@ -124,7 +124,6 @@ def every_list() -> list[tuple[str, Any]]:
     return [
         (f"/admin/{model._meta.app_label}/{model._meta.model_name}/", model_admin)
         for model, model_admin in admin.site._registry.items()
-        if model_admin.has_module_permission
     ]
 
 

@@ -39,19 +39,19 @@ def everything_the_broker_holds(redis_url: str) -> str:
                 bodies.append(body.decode())
         connection.close()  # unacked: back to their queues
         return "\n".join(bodies)
-    client = redis.Redis.from_url(redis_url)
-    texts = []
+    client = redis.Redis.from_url(redis_url, decode_responses=True, encoding_errors="replace")
+    texts: list[Any] = []
     for key in client.scan_iter():
-        kind = client.type(key).decode()
+        kind = client.type(key)
         if kind == "hash":
-            texts += [v.decode(errors="replace") for v in client.hvals(key)]
+            texts += client.hvals(key)
         elif kind == "list":
-            texts += [v.decode(errors="replace") for v in client.lrange(key, 0, -1)]
+            texts += client.lrange(key, 0, -1)
         elif kind == "zset":
-            texts += [v.decode(errors="replace") for v in client.zrange(key, 0, -1)]
+            texts += client.zrange(key, 0, -1)
         elif kind == "string":
-            texts.append((client.get(key) or b"").decode(errors="replace"))
-    return "\n".join(texts)
+            texts.append(client.get(key) or "")
+    return "\n".join(str(text) for text in texts)
 
 
 def test_a_failing_job_keeps_its_secrets_out_of_broker_logs_and_ledger(
