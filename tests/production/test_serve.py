@@ -14,6 +14,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -101,9 +102,13 @@ class Web:
         self.log.close()
 
 
-@pytest.fixture
-def production(redis_url: str, transactional_db: None, tmp_path: Path) -> Iterator[Any]:
-    env = production_env(redis_url, tmp_path / "var")
+@contextmanager
+def started_production(
+    redis_url: str, tmp_path: Path, **extra: str
+) -> Iterator[tuple[Web, WorkerProcess]]:
+    """`make static`, `make serve` and `make worker` with the production environment (plus
+    `extra`), stopped as a supervisor would."""
+    env = production_env(redis_url, tmp_path / "var", **extra)
     static = subprocess.run(
         ["make", "--no-print-directory", "static"], cwd=ROOT, env=env, capture_output=True
     )
@@ -117,11 +122,19 @@ def production(redis_url: str, transactional_db: None, tmp_path: Path) -> Iterat
         extra_env={**env, "WORKER_PROCESSES": "1", "WORKER_THREADS": "4"},
         argv=["make", "--no-print-directory", "worker"],
     )
-    yield web, worker
-    web.stop()
-    # make's group: make itself and run_workers, which forwards one SIGTERM to rundramatiq.
-    os.killpg(worker.process.pid, signal.SIGTERM)
-    worker.stop()
+    try:
+        yield web, worker
+    finally:
+        web.stop()
+        # make's group: make itself and run_workers, which forwards one SIGTERM to rundramatiq.
+        os.killpg(worker.process.pid, signal.SIGTERM)
+        worker.stop()
+
+
+@pytest.fixture
+def production(redis_url: str, transactional_db: None, tmp_path: Path) -> Iterator[Any]:
+    with started_production(redis_url, tmp_path) as started:
+        yield started
 
 
 def test_a_production_start_serves_pages_static_files_and_runs_a_signup(production):

@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import http.client
 import logging
-import os
 import re
-import signal
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -24,8 +21,8 @@ import tests.workbench.tasks as workbench
 from jobs.log_redaction import RedactingFilter, redact_text
 from jobs.models import JobStatus
 from jobs.outbox import enqueue
-from tests.conftest import ROOT, WorkerProcess, wait_for, wait_until_final
-from tests.production.test_serve import Web, production_env
+from tests.conftest import WorkerProcess, wait_for, wait_until_final
+from tests.production.test_serve import Web, started_production
 
 PASSWORD = "pw-Planted-77ab"
 CARD = "4111-2222-3333-4444"
@@ -110,30 +107,10 @@ class Browser:
 def production_with_workbench(
     redis_url: str, transactional_db: None, tmp_path: Path, monkeypatch: Any
 ) -> Iterator[tuple[Web, WorkerProcess]]:
-    extra = {
-        "EXTRA_INSTALLED_APPS": "tests.workbench",
-        "WORKBENCH_DIR": str(tmp_path),
-        "SITE_URL": "https://127.0.0.1",
-    }
     monkeypatch.setenv("WORKBENCH_DIR", str(tmp_path))
-    env = production_env(redis_url, tmp_path / "var", **extra)
-    static = subprocess.run(
-        ["make", "--no-print-directory", "static"], cwd=ROOT, env=env, capture_output=True
-    )
-    assert static.returncode == 0, static.stdout + static.stderr
-    web = Web(env, tmp_path / "web.log")
-    worker = WorkerProcess(
-        redis_url,
-        tmp_path,
-        str(tmp_path / "media"),
-        name="production-worker",
-        extra_env={**env, "WORKER_PROCESSES": "1", "WORKER_THREADS": "4"},
-        argv=["make", "--no-print-directory", "worker"],
-    )
-    yield web, worker
-    web.stop()
-    os.killpg(worker.process.pid, signal.SIGTERM)
-    worker.stop()
+    extra = {"EXTRA_INSTALLED_APPS": "tests.workbench", "WORKBENCH_DIR": str(tmp_path)}
+    with started_production(redis_url, tmp_path, SITE_URL="https://127.0.0.1", **extra) as started:
+        yield started
 
 
 def link_in(messages: list[str], marker: str) -> str:
