@@ -1,14 +1,17 @@
 # Offload: every target sets up what it needs (.venv, packages, migrations) on a fresh machine.
 PYTHON ?= python3.11
-VENV := .venv
+VENV ?= .venv
+# Django 6.1 runs on Python 3.12 (requirements.txt picks Django by the Python version): pyenv's.
+PYTHON_DJANGO6 ?= $(shell command -v pyenv >/dev/null \
+	&& echo "$$(pyenv root)/versions/$$(pyenv latest 3.12)/bin/python3.12" || echo python3.12)
 BIN := $(VENV)/bin
 export PYTHONDONTWRITEBYTECODE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help run serve worker static test test-fast fuzz conformance lint format typecheck check bench clean migrate browser
+.PHONY: help run serve worker static test test-django6 test-fast fuzz conformance conformance-tasks lint format typecheck check bench clean migrate browser
 
 help:  ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +37,9 @@ worker: $(BIN)/.installed  ## Production worker: WORKER_PROCESSES x WORKER_THREA
 test: $(BIN)/.installed  ## Run the whole test suite (embedded Redis; no services needed)
 	$(BIN)/pytest
 
+test-django6:  ## The whole suite and Django's tests/tasks on Django 6.1 + Python 3.12 (.venv-django6)
+	$(MAKE) test conformance-tasks PYTHON=$(PYTHON_DJANGO6) VENV=.venv-django6
+
 test-fast: $(BIN)/.installed  ## The tests that start no worker, browser or server (under a minute)
 	$(BIN)/pytest -m "not integration and not browser" -q
 
@@ -42,6 +48,9 @@ fuzz: $(BIN)/.installed  ## A long fuzz of every endpoint and admin list (FUZZ_E
 
 conformance: $(BIN)/.installed  ## Dramatiq's own test suite on the project's brokers (tests/conformance)
 	$(BIN)/python -m tests.conformance.run -q
+
+conformance-tasks: $(BIN)/.installed  ## Django's own tests/tasks on OffloadBackend with a real worker
+	$(BIN)/python -m tests.conformance.tasks_run -q
 
 lint: $(BIN)/.installed  ## ruff: formatting and lint rules, checked
 	$(BIN)/ruff format --check .

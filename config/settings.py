@@ -170,6 +170,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
     DATABASES["default"].setdefault("TEST", {})["NAME"] = str(VAR_DIR / "test.sqlite3")
+    # The job table's covering indexes (INCLUDE) are PostgreSQL's; SQLite indexes the key columns
+    # only, which is all it needs (Django 6.1 warns once per index of the model).
+    SILENCED_SYSTEM_CHECKS = ["models.W040"]
 # Workers keep their connection across jobs (a new connection per job halves throughput);
 # health checks replace a connection that broke while idle.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
@@ -273,8 +276,14 @@ if BROKER_URL.startswith(("amqp://", "amqps://")):
     JOBS_BROKER = {
         **JOBS_BROKER,
         "BROKER": "jobs.brokers.rabbitmq.RabbitmqBroker",
-        # Publisher confirms: a send returns once RabbitMQ holds the message, or raises.
-        "OPTIONS": {"url": BROKER_URL, "confirm_delivery": True},
+        "OPTIONS": {
+            "url": BROKER_URL,
+            # Publisher confirms: a send returns once RabbitMQ holds the message, or raises.
+            "confirm_delivery": True,
+            # Priority levels of each queue (x-max-priority; 0: none), jobs/brokers/priorities.py.
+            # RabbitMQ cannot change it on an existing queue: docs/DEPLOY.md says how to.
+            "max_priority": env.int("RABBITMQ_MAX_PRIORITY", default=10) or None,
+        },
     }
 # django-dramatiq builds a broker from this while the apps load, before any model is: a stub
 # without middleware, replaced by JOBS_BROKER's in jobs.apps.JobsConfig.ready().

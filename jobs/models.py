@@ -188,6 +188,7 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
         due: dt.datetime | None = None,
         unique_key: str = "",
         note: str = "",
+        priority: int = 0,
     ) -> Job:
         """Insert a job and its `enqueued` event (secret arguments redacted and sealed).
 
@@ -198,6 +199,7 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
         user = _user(caused_by)
         job = self._pending(job_id, actor_name, queue_name, args, kwargs, max_retries, user)
         job.copy_of, job.next_eta, job.unique_key = copy_of, due, unique_key
+        job.priority = priority
         if about is not None:
             job.about_type = ContentType.objects.get_for_model(about)
             job.about_id = str(about.pk)
@@ -413,6 +415,9 @@ class Job(models.Model):
     #: that key were answered with this job instead of a new one.
     unique_key = models.CharField(max_length=255, blank=True)
     duplicates = models.PositiveIntegerField("duplicate enqueues skipped", default=0)
+    #: Its priority, -100..100 as Django's Tasks framework gives it (0 for plain actors): on
+    #: RabbitMQ its place in its queue (jobs/brokers/priorities.py); refused on Redis.
+    priority = models.SmallIntegerField(default=0)
 
     objects = JobManager()
 

@@ -15,6 +15,7 @@ from django.db import DatabaseError, connection, models, transaction
 from django.utils import timezone
 from dramatiq import Actor, Message
 
+from jobs.brokers.priorities import priority_options
 from jobs.brokers.sending import SEND_ERRORS, enqueue_all
 from jobs.ledger import transitions
 from jobs.ledger.messages import RECORDED_OPTION, eta_of, max_retries_of
@@ -71,10 +72,12 @@ def enqueue_call(
     queue_name: str | None = None,
     unique: Unique | None = None,
     note: str = "",
+    priority: int = 0,
 ) -> Job:
     """`enqueue()` with the arguments as values, and another queue than the actor's if given
     (Django's Tasks framework: a task's `queue_name`). `run_after`: an instant to run at, kept
-    as given (`delay`: from now). `note`: said by the job's `enqueued` event. A duplicate of a
+    as given (`delay`: from now). `note`: said by the job's `enqueued` event. `priority`:
+    -100..100, on a broker that orders by it (jobs/brokers/priorities.py). A duplicate of a
     unique job returns that job, with `was_duplicate` set on it."""
     unique = unique or actor.options.get(UNIQUE_OPTION)
     now = timezone.now()
@@ -82,7 +85,15 @@ def enqueue_call(
     if run_after is not None:
         delay = max(run_after - now, dt.timedelta(0))
     pending = functools.partial(
-        record_pending, actor, args, kwargs, about=about, caused_by=caused_by, due=due, note=note
+        record_pending,
+        actor,
+        args,
+        kwargs,
+        about=about,
+        caused_by=caused_by,
+        due=due,
+        note=note,
+        priority=priority,
     )
     if unique is None:
         job, message = pending(queue_name=queue_name)
@@ -141,9 +152,11 @@ def record_pending(
     due: dt.datetime | None = None,
     unique_key: str = "",
     note: str = "",
+    priority: int = 0,
 ) -> tuple[Job, Message[Any]]:
     """Insert a pending job and build its message, for the caller to send after commit."""
-    message = actor.message_with_options(args=tuple(args), kwargs=kwargs, **{RECORDED_OPTION: True})
+    options = {RECORDED_OPTION: True, **priority_options(actor.broker, priority)}
+    message = actor.message_with_options(args=tuple(args), kwargs=kwargs, **options)
     if queue_name and queue_name != message.queue_name:
         message = message.copy(queue_name=queue_name)
     job = Job.objects.create_pending(
@@ -159,6 +172,7 @@ def record_pending(
         due=due,
         unique_key=unique_key,
         note=note,
+        priority=priority,
     )
     return job, message
 

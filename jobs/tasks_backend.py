@@ -26,6 +26,7 @@ from dramatiq import Broker
 from dramatiq.middleware import CurrentMessage
 
 from jobs.brokers.on_demand import DeclaresActorsOnDemand
+from jobs.brokers.priorities import orders_by_priority
 from jobs.ledger.redaction import SealError, open_arguments
 from jobs.ledger.transitions import exception_type_of
 from jobs.models import EventKind, Job, JobStatus
@@ -63,7 +64,8 @@ ENQUEUED_NOTE = "Enqueued through Django's Tasks framework: "
 
 class OffloadBackend(BaseTaskBackend):
     """OPTIONS: MAX_RETRIES (0: a failed task is failed, as the framework's own backends do),
-    TIME_LIMIT_SECONDS (600). Priorities are refused: neither broker orders messages by one."""
+    TIME_LIMIT_SECONDS (600). Priorities: ordered on RabbitMQ, refused on Redis, which cannot
+    (jobs/brokers/priorities.py)."""
 
     supports_defer = True
     supports_async_task = True
@@ -77,6 +79,8 @@ class OffloadBackend(BaseTaskBackend):
         broker = dramatiq.get_broker()
         for queue in self.queues:  # a worker consumes every queue a task may be sent to
             broker.declare_queue(queue)
+        # The framework's own flag, read by its validate_task(): true where the broker orders.
+        self.supports_priority = orders_by_priority(broker)
 
     def validate_task(self, task: Task[Any, Any]) -> None:
         super().validate_task(task)
@@ -110,6 +114,7 @@ class OffloadBackend(BaseTaskBackend):
             run_after=task.run_after,
             queue_name=task.queue_name,
             note=ENQUEUED_NOTE + task.module_path,
+            priority=task.priority,
         )
         # A new job: nothing has happened yet; the caller gets its arguments as given.
         result = self._result(task, job, events=[], arguments=(real_args, real_kwargs))
@@ -176,11 +181,13 @@ def exception_class_path(recorded: str) -> str:
 
 
 def task_as_enqueued(task: Task[Any, Any], job: Job) -> Task[Any, Any]:
-    """The task as `using()` made it for this job: its queue and run_after (the time the job
-    was due, kept on its `enqueued` event), so `get_result(id).task == result.task`."""
+    """The task as `using()` made it for this job: its queue, priority and run_after (the time
+    the job was due, kept on its `enqueued` event), so `get_result(id).task == result.task`."""
     changes: dict[str, Any] = {}
     if job.queue_name != task.queue_name:
         changes["queue_name"] = job.queue_name
+    if job.priority != task.priority:
+        changes["priority"] = job.priority
     enqueued = job.events.filter(kind=EventKind.ENQUEUED).values_list("eta", flat=True).first()
     if enqueued is not None and enqueued != task.run_after:
         changes["run_after"] = enqueued
@@ -237,7 +244,8 @@ class Attempt:
 
 def _runner(task: Task[Any, Any]) -> Callable[..., Any]:
     """What the actor runs: the task's function, given a TaskContext when it takes one, between
-    the framework's `task_started` and `task_finished` signals (its own log lines)."""
+    the framework's `task_started` and `task_finished` signals (its own log lines). Its return
+    value is made JSON as the framework does: one that cannot be fails the attempt (TypeError)."""
     func = task.func
 
     if iscoroutinefunction(func):
@@ -249,7 +257,7 @@ def _runner(task: Task[Any, Any]) -> Callable[..., Any]:
             if task.takes_context:
                 args = (TaskContext(task_result=attempt.result), *args)
             try:
-                value = await func(*args, **kwargs)
+                value = normalize_json(await func(*args, **kwargs))
             except BaseException as error:
                 await sync_to_async(attempt.failed)(error)
                 raise
@@ -265,7 +273,7 @@ def _runner(task: Task[Any, Any]) -> Callable[..., Any]:
         if task.takes_context:
             args = (TaskContext(task_result=attempt.result), *args)
         try:
-            value = func(*args, **kwargs)
+            value = normalize_json(func(*args, **kwargs))
         except BaseException as error:
             attempt.failed(error)
             raise

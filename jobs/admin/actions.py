@@ -94,8 +94,10 @@ class JobActionsMixin:
             return False  # a running or waiting job is cancelled first
         return request.user.has_perm("jobs.delete_job")
 
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        found: dict[str, Any] = super().get_actions(request)  # type: ignore[misc]
+    def get_actions(self, request: HttpRequest, action_location: Any = None) -> dict[str, Any]:
+        # Django 6.1 says where the actions show (the list or a change form); 5.2 has the list only.
+        where = {} if action_location is None else {"action_location": action_location}
+        found: dict[str, Any] = super().get_actions(request, **where)  # type: ignore[misc]
         # Django's own delete lists every object and its events on one page: unusable at scale.
         found.pop("delete_selected", None)
         return found

@@ -22,6 +22,7 @@ from dramatiq.errors import DecodeError
 
 from jobs.brokers.held_acks import HoldsAcks
 from jobs.brokers.on_demand import FindsActorsOnDemand
+from jobs.brokers.priorities import BROKER_PRIORITY_OPTION, broker_level
 from jobs.ledger.messages import DELIVERY_OPTION
 from jobs.models import Job
 
@@ -99,5 +100,8 @@ class RabbitmqBroker(FindsActorsOnDemand, HoldsAcks, dramatiq_rabbitmq.RabbitmqB
         return HeldAcksConsumer
 
     def enqueue(self, message: Message[Any], *, delay: int | None = None) -> Message[Any]:
-        delivered = message.copy(options={**message.options, DELIVERY_OPTION: uuid.uuid4().hex})
+        options = {**message.options, DELIVERY_OPTION: uuid.uuid4().hex}
+        if self.max_priority:  # a message sent without a priority ranks as priority 0
+            options.setdefault(BROKER_PRIORITY_OPTION, broker_level(0, self.max_priority))
+        delivered = message.copy(options=options)
         return super().enqueue(delivered, delay=delay)

@@ -118,7 +118,9 @@ def arguments_digest(args: list[Any], kwargs: dict[str, Any]) -> str:
     """A keyed fingerprint of real arguments: tells whether two sets differ (a schedule and its
     declaration) without storing them; the same arguments give the same digest."""
     text = json.dumps([args, kwargs], sort_keys=True, default=str)
-    return salted_hmac("offload.jobs.ledger.redaction.digest", text).hexdigest()
+    # SHA-1, the algorithm of every digest already stored (HMAC-SHA1 stays a sound keyed hash).
+    key_salt = "offload.jobs.ledger.redaction.digest"
+    return salted_hmac(key_salt, text, algorithm="sha1").hexdigest()
 
 
 def open_arguments(

@@ -16,6 +16,7 @@ import dramatiq
 from django.utils import timezone
 from dramatiq import Message
 
+from jobs.brokers.priorities import priority_options
 from jobs.ledger.messages import RECORDED_OPTION
 from jobs.ledger.redaction import SealError, open_arguments
 from jobs.models import EventKind, Job, JobStatus
@@ -40,7 +41,7 @@ def message_for(job: Job) -> Message[object]:
         actor_name=job.actor_name,
         args=tuple(args),
         kwargs=kwargs,
-        options={RECORDED_OPTION: True},
+        options={RECORDED_OPTION: True, **priority_options(dramatiq.get_broker(), job.priority)},
         message_id=str(job.id),
     )
 
