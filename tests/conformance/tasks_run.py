@@ -45,7 +45,7 @@ def fetch(release: str, *, backport: bool) -> Path:
     with tempfile.TemporaryDirectory() as download:
         subprocess.run(
             [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary",
-             ":all:", "--dest", download, f"Django=={release}"],
+             ":all:", "--ignore-requires-python", "--dest", download, f"Django=={release}"],
             check=True,
         )  # fmt: skip
         (archive,) = Path(download).glob("[Dd]jango-*.tar.gz")
