@@ -40,7 +40,7 @@ BACKPORT_NAMES = {
 
 def fetch(release: str, *, backport: bool) -> Path:
     stamp = TARGET / ".version"
-    wanted = f"{release} backport={backport}"
+    wanted = f"{release} {BACKPORT_NAMES if backport else {}}"
     if stamp.exists() and stamp.read_text() == wanted:
         return TARGET
     with tempfile.TemporaryDirectory() as download:
