@@ -19,7 +19,7 @@ emptied and the worker stopped after each test.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import dramatiq
@@ -42,6 +42,14 @@ from tests.conftest import redis_url  # noqa: F401
 FINISH_TIMEOUT_SECONDS = 30.0
 
 
+def wait_until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + FINISH_TIMEOUT_SECONDS
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"not within {FINISH_TIMEOUT_SECONDS} s: {what}")
+        time.sleep(0.02)
+
+
 class _Worker:
     """The in-process worker ImmediateOnAWorker starts on first use; stopped after each test."""
 
@@ -58,6 +66,12 @@ class _Worker:
     def stop(cls) -> None:
         if cls.running is not None:
             cls.running.stop()
+            # Dramatiq leaves a stopped worker's middleware on the broker, which would start
+            # consumers for it on every queue declared later (a backend with QUEUES declares).
+            broker = cls.running.broker
+            broker.middleware[:] = [
+                m for m in broker.middleware if getattr(m, "worker", None) is not cls.running
+            ]
             cls.running = None
 
 
@@ -70,11 +84,8 @@ class ImmediateOnAWorker(OffloadBackend):
         if transaction.get_connection().in_atomic_block:
             return result
         _Worker.ensure()
-        deadline = time.monotonic() + FINISH_TIMEOUT_SECONDS
-        while not Job.objects.filter(pk=result.id, status__in=JobStatus.final()).exists():
-            if time.monotonic() > deadline:
-                pytest.fail(f"the worker did not finish job {result.id} in time")
-            time.sleep(0.02)
+        finished = Job.objects.filter(pk=result.id, status__in=JobStatus.final())
+        wait_until(finished.exists, f"job {result.id} finished by the worker")
         return self.get_result(result.id)
 
 
@@ -91,7 +102,10 @@ class DummyWithoutAWorker(OffloadBackend):
         return result
 
     def clear(self) -> None:
-        Job.objects.filter(pk__in=[result.id for result in self.results]).delete()
+        jobs = Job.objects.filter(pk__in=[result.id for result in self.results])
+        # Each send is recorded by the ledger's background writer: deleted after it, not under it.
+        wait_until(lambda: not jobs.filter(status=JobStatus.PENDING).exists(), "sends recorded")
+        jobs.delete()
         self.results.clear()
 
 
