@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 #: its own: pytest puts that folder on sys.path.
 TARGET = ROOT / "var" / "conformance" / "django_tasks_suite" / "tasks"
 #: The release whose tests run on Django 5.2 (the backport follows the API of Django 6.x).
-SUITE_RELEASE = "6.1.3"
+SUITE_RELEASE = "6.0.10"
 CONFTEST = "from tests.conformance.tasks_fixtures import *  # noqa: F403\n"
 # Names Django 6 gives that the backport spells otherwise.
 BACKPORT_NAMES = {
