@@ -5,6 +5,7 @@ arguments as given, tasks outside tasks.py, and the task as `using()` made it.""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from django.utils import timezone
 
 import tests.workbench.more_tasks as more
 import tests.workbench.tasks as workbench
-from jobs import result
+from jobs import enqueue, result
 from jobs.models import EventKind, Job, JobStatus
 from jobs.tasks_framework import InvalidTask, Task, TaskResultStatus, task
 from tests.conftest import WorkerProcess, wait_for, wait_until_final
@@ -38,6 +39,62 @@ def test_the_worker_sends_task_started_and_task_finished(workbench_worker: Worke
     wait_for(lambda: logged(failed, "FAILED"), 10, workbench_worker.logs)
     assert logged(ok, "RUNNING") and logged(ok, "SUCCESSFUL")
     assert logged(failed, "RUNNING") and "kaboom exploded" in workbench_worker.logs()
+
+
+def test_the_signals_carry_the_worker_and_the_attempt(workbench_worker: WorkerProcess, tmp_path):
+    ok = finished(workbench.add.enqueue(1, 2), workbench_worker)
+    job = Job.objects.get(pk=ok.id)
+
+    def signals() -> list[dict[str, Any]]:
+        lines = [line.rsplit(" pid=", 1)[0] for line in workbench.runs(tmp_path, "task_signals")]
+        return [seen for seen in map(json.loads, lines) if seen["id"] == ok.id]
+
+    wait_for(lambda: len(signals()) == 2, 10, lambda: str(signals()))
+    started, done = signals()
+    assert started["signal"] == "started" and started["status"] == "RUNNING"
+    assert done["signal"] == "finished" and done["status"] == "SUCCESSFUL"
+    for seen in (started, done):
+        assert seen["attempts"] == 1 and seen["worker_ids"] == [job.worker]
+
+
+@pytest.mark.redis
+def test_a_priority_is_refused_on_redis_with_the_frameworks_error():
+    with pytest.raises(InvalidTask, match="does not support setting priority"):
+        workbench.add.using(priority=10)
+    assert workbench.add.using(priority=0).enqueue(1, 1).task.priority == 0
+
+
+@pytest.mark.rabbitmq
+def test_rabbitmq_runs_a_queue_by_priority_then_in_order(
+    redis_url: str, tmp_path, settings: Any, monkeypatch: Any
+):
+    # Enqueued while no worker runs: low first, then a plain actor's send, then high.
+    low = workbench.add.using(priority=-100).enqueue(1, 0)
+    plain = enqueue(workbench.plain_in_the_default_queue)
+    normal = workbench.add.enqueue(2, 0)
+    high = workbench.add.using(priority=100).enqueue(3, 0)
+    assert Job.objects.get(pk=high.id).priority == 100
+    monkeypatch.setenv("WORKBENCH_DIR", str(tmp_path))
+    one_at_a_time = WorkerProcess(
+        redis_url,
+        tmp_path,
+        settings.MEDIA_ROOT,
+        command=("rundramatiq", "--processes", "1", "--threads", "1"),
+        extra_env={
+            "EXTRA_INSTALLED_APPS": "tests.workbench",
+            "WORKBENCH_DIR": str(tmp_path),
+            "dramatiq_queue_prefetch": "1",
+        },
+    )
+    try:
+        for job_id in (low.id, plain.pk, normal.id, high.id):
+            wait_until_final(job_id, one_at_a_time, timeout=60)
+    finally:
+        one_at_a_time.stop()
+    started = Job.objects.filter(pk__in=[low.id, plain.pk, normal.id, high.id])
+    order = [str(job.pk) for job in started.order_by("first_started_at")]
+    # The plain send ranks as priority 0: after high, before low, in its order with `normal`.
+    assert order == [high.id, str(plain.pk), normal.id, low.id]
 
 
 def test_enqueue_validates_the_task_against_the_backend_again():

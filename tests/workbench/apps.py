@@ -8,3 +8,10 @@ from django.apps import AppConfig
 class WorkbenchConfig(AppConfig):
     name = "tests.workbench"
     label = "workbench"
+
+    def ready(self) -> None:
+        from jobs.tasks_framework import task_finished, task_started
+        from tests.workbench.tasks import record_signal
+
+        task_started.connect(record_signal, dispatch_uid="workbench-started")
+        task_finished.connect(record_signal, dispatch_uid="workbench-finished")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import logging
 import os
 import signal
@@ -20,7 +21,7 @@ from django.conf import settings
 from dramatiq.middleware import CurrentMessage
 
 from jobs.schedules import schedule
-from jobs.tasks_framework import TaskContext, task
+from jobs.tasks_framework import TaskContext, task, task_started
 
 QUEUE = "workbench"
 logger = logging.getLogger(__name__)
@@ -30,6 +31,19 @@ def record(name: str, line: str) -> None:
     directory = Path(os.environ["WORKBENCH_DIR"])  # set by tests/faults/conftest.py
     with (directory / f"{name}.log").open("a") as log:
         log.write(f"{line} pid={os.getpid()}\n")
+
+
+def record_signal(signal: Any, task_result: Any, **kwargs: Any) -> None:
+    """What the framework's task_started / task_finished gave, one JSON line per signal."""
+    which = "started" if signal is task_started else "finished"
+    seen = {
+        "signal": which,
+        "id": task_result.id,
+        "status": str(task_result.status),
+        "attempts": task_result.attempts,
+        "worker_ids": task_result.worker_ids,
+    }
+    record("task_signals", json.dumps(seen))
 
 
 def runs(directory: Path, name: str) -> list[str]:
@@ -135,6 +149,11 @@ def returns(kind: str) -> Any:
 
 
 # Django's Tasks framework (TASKS names jobs.tasks_backend.OffloadBackend): tasks on "default".
+
+
+@dramatiq.actor(max_retries=0)  # in the `default` queue, beside Django's tasks
+def plain_in_the_default_queue() -> None:
+    record("plain_in_the_default_queue", "ran")
 
 
 @task()
