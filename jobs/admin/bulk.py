@@ -107,7 +107,13 @@ def run_again(jobs: QuerySet[Job], *, operator: Any) -> Outcome:
                     outcome.skipped += 1
                     continue
                 copy, _ = record_pending(
-                    actor, args, kwargs, caused_by=operator, copy_of=job, queue_name=job.queue_name
+                    actor,
+                    args,
+                    kwargs,
+                    caused_by=operator,
+                    copy_of=job,
+                    queue_name=job.queue_name,
+                    priority=job.priority,
                 )
                 staff_actions.record_copied(job, copy, operator=operator)
                 copies.append(copy)

@@ -11,6 +11,7 @@ Usage: python -m tests.conformance.tasks_run [pytest options]
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -24,8 +25,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Django's package name (`tasks`, as its tests spell the tasks' module paths), in a folder of
-#: its own: pytest puts that folder on sys.path.
-TARGET = ROOT / "var" / "conformance" / "django_tasks_suite" / "tasks"
+#: its own (pytest puts it on sys.path), under the run's var/ (OFFLOAD_VAR_DIR, as settings).
+VAR_DIR = Path(os.environ.get("OFFLOAD_VAR_DIR", ROOT / "var"))
+TARGET = VAR_DIR / "conformance" / "django_tasks_suite" / "tasks"
 #: The release whose tests run on Django 5.2 (the backport follows the API of Django 6.x).
 SUITE_RELEASE = "6.0.10"
 CONFTEST = "from tests.conformance.tasks_fixtures import *  # noqa: F403\n"

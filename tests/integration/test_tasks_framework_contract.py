@@ -170,6 +170,9 @@ def test_get_result_gives_back_the_task_as_using_made_it(workbench_worker: Worke
     enqueued = made.enqueue(3, 4)
 
     assert workbench.add.get_result(enqueued.id).task == made
+    # The ledger's own record says it came through the framework, and which task it is.
+    said = Job.objects.get(pk=enqueued.id).events.get(kind=EventKind.ENQUEUED).message
+    assert said == f"Enqueued through Django's Tasks framework: {made.module_path}"
     assert result(enqueued.id, timeout=30) == 7
     again = workbench.add.get_result(enqueued.id)
     assert again.task == enqueued.task and again.task.run_after == due

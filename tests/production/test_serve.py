@@ -11,6 +11,7 @@ import secrets
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -33,6 +34,10 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+#: make's targets run with this test run's virtualenv (.venv, or .venv-django6 for Django 6.1).
+SAME_VENV = [f"VENV={sys.prefix}"]
 
 
 def production_env(redis_url: str, var_dir: Path, **extra: str) -> dict[str, str]:
@@ -60,7 +65,7 @@ class Web:
         self.log_path = log_path
         self.log = log_path.open("wb")
         self.process = subprocess.Popen(
-            ["make", "--no-print-directory", "serve"],
+            ["make", "--no-print-directory", *SAME_VENV, "serve"],
             cwd=ROOT,
             env={**env, "PORT": str(self.port)},
             stdout=self.log,
@@ -110,7 +115,10 @@ def started_production(
     `extra`), stopped as a supervisor would."""
     env = production_env(redis_url, tmp_path / "var", **extra)
     static = subprocess.run(
-        ["make", "--no-print-directory", "static"], cwd=ROOT, env=env, capture_output=True
+        ["make", "--no-print-directory", *SAME_VENV, "static"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
     )
     assert static.returncode == 0, static.stdout + static.stderr
     web = Web(env, tmp_path / "web.log")
@@ -120,7 +128,7 @@ def started_production(
         str(tmp_path / "media"),
         name="production-worker",
         extra_env={**env, "WORKER_PROCESSES": "1", "WORKER_THREADS": "4"},
-        argv=["make", "--no-print-directory", "worker"],
+        argv=["make", "--no-print-directory", *SAME_VENV, "worker"],
     )
     try:
         yield web, worker
