@@ -128,7 +128,7 @@ def _create_stand_in(handler: Any, alias: str) -> Any:
     return stand_in(alias=alias, params=params)
 
 
-type(task_backends).create_connection = _create_stand_in  # type: ignore[method-assign]
+type(task_backends).create_connection = _create_stand_in  # type: ignore[method-assign,assignment]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
