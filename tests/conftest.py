@@ -148,7 +148,7 @@ class WorkerProcess:
             "FAILING_EMAIL_ADDRESSES": "error@example.com",
             "DRAMATIQ_NAMESPACE": getattr(dramatiq.get_broker(), "namespace", "offload"),
             "PYTHONUNBUFFERED": "1",
-            # Consumers poll every 100 ms instead of Dramatiq's 1 s: a worker stops 1.7 s sooner.
+            # Consumers poll every 100 ms, not every second, so a test's worker stops sooner.
             "dramatiq_worker_timeout": "100",
             # Periodic jobs would add rows to tests that count them: on where a test asks.
             "JOBS_SCHEDULER_ENABLED": "0",
