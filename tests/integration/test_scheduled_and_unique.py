@@ -14,6 +14,7 @@ from typing import Any
 
 import dramatiq
 import pytest
+from django.db import transaction
 from django.test import Client
 
 import tests.workbench.tasks as workbench
@@ -72,8 +73,10 @@ def test_staff_run_a_scheduled_job_now_and_its_delayed_copy_is_refused(
 
 def test_a_unique_job_is_enqueued_once_while_unfinished(workbench_worker: WorkerProcess):
     unique = Unique(key="report-42", scope="waiting")
-    first = enqueue(workbench.slow_effect, "u1", 2, unique=unique)
-    again = enqueue(workbench.slow_effect, "u1", 2, unique=unique)
+    # One transaction: the first job is sent at commit, so it is still waiting for the second.
+    with transaction.atomic():
+        first = enqueue(workbench.slow_effect, "u1", 2, unique=unique)
+        again = enqueue(workbench.slow_effect, "u1", 2, unique=unique)
     assert again.pk == first.pk and again.was_duplicate  # type: ignore[attr-defined]
     assert Job.objects.get(pk=first.pk).duplicates == 1
 
