@@ -223,15 +223,18 @@ def empty_ledger() -> None:
     (PostgreSQL: TRUNCATE, which leaves none even where autovacuum is off)."""
     from django.db import connection
 
-    from jobs.models import Job, JobEvent, JobsPerHour
+    from jobs.models import Job, JobsPerHour
 
+    # Every table that references a job (events, uniqueness locks, ...), found, not listed: a
+    # new one must not break the harness again.
+    referencing = {rel.related_model for rel in Job._meta.related_objects} - {Job}
     if connection.vendor == "postgresql":
-        tables = ", ".join(m._meta.db_table for m in (JobEvent, JobsPerHour, Job))
+        tables = ", ".join(m._meta.db_table for m in (*referencing, JobsPerHour, Job))
         with connection.cursor() as cursor:
             cursor.execute(f"TRUNCATE {tables}")
         return
-    JobEvent.objects.all()._raw_delete(JobEvent.objects.db)
-    Job.objects.all()._raw_delete(Job.objects.db)
+    for model in (*referencing, Job):
+        model.objects.all()._raw_delete(model.objects.db)
 
 
 def vacuum_analyze() -> None:

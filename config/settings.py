@@ -281,7 +281,7 @@ if BROKER_URL.startswith(("amqp://", "amqps://")):
             # Publisher confirms: a send returns once RabbitMQ holds the message, or raises.
             "confirm_delivery": True,
             # Priority levels of each queue (x-max-priority; 0: none), jobs/brokers/priorities.py.
-            # RabbitMQ cannot change it on an existing queue: docs/DEPLOY.md says how to.
+            # RabbitMQ cannot change it on an existing queue: README "Configuration" says how.
             "max_priority": env.int("RABBITMQ_MAX_PRIORITY", default=10) or None,
         },
     }
