@@ -11,7 +11,7 @@ class WorkbenchConfig(AppConfig):
 
     def ready(self) -> None:
         from jobs.tasks_framework import task_finished, task_started
-        from tests.workbench.tasks import record_signal
+        from tests.workbench.records import record_signal
 
         task_started.connect(record_signal, dispatch_uid="workbench-started")
         task_finished.connect(record_signal, dispatch_uid="workbench-finished")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import logging
 import os
 import signal
@@ -21,34 +20,11 @@ from django.conf import settings
 from dramatiq.middleware import CurrentMessage
 
 from jobs.schedules import schedule
-from jobs.tasks_framework import TaskContext, task, task_started
+from jobs.tasks_framework import TaskContext, task
+from tests.workbench.records import record, runs  # noqa: F401  (runs: the tests' reader)
 
 QUEUE = "workbench"
 logger = logging.getLogger(__name__)
-
-
-def record(name: str, line: str) -> None:
-    directory = Path(os.environ["WORKBENCH_DIR"])  # set by tests/faults/conftest.py
-    with (directory / f"{name}.log").open("a") as log:
-        log.write(f"{line} pid={os.getpid()}\n")
-
-
-def record_signal(signal: Any, task_result: Any, **kwargs: Any) -> None:
-    """What the framework's task_started / task_finished gave, one JSON line per signal."""
-    which = "started" if signal is task_started else "finished"
-    seen = {
-        "signal": which,
-        "id": task_result.id,
-        "status": str(task_result.status),
-        "attempts": task_result.attempts,
-        "worker_ids": task_result.worker_ids,
-    }
-    record("task_signals", json.dumps(seen))
-
-
-def runs(directory: Path, name: str) -> list[str]:
-    path = directory / f"{name}.log"
-    return path.read_text().splitlines() if path.exists() else []
 
 
 @dramatiq.actor(queue_name=QUEUE, max_retries=0)
