@@ -20,15 +20,20 @@ from config.settings import JOBS_BROKER
 
 
 class ActorOptions(Middleware):
-    """Accepts the ledger's actor options (secret_arguments) and does nothing else."""
+    """Accepts the ledger's actor options (JobTracker's, whatever they become) and does nothing
+    else."""
 
-    actor_options = {"secret_arguments"}
+    @property
+    def actor_options(self) -> set[str]:  # type: ignore[override]
+        from jobs.worker.tracker import JobTracker  # the apps are loaded when brokers are built
+
+        return set(JobTracker.actor_options)
 
 
 _variant = os.environ.get("BENCH_VARIANT", "ledger").removesuffix("_async")
 _ours = {"jobs.worker.tracker.JobTracker", "jobs.maintenance.upkeep.LedgerUpkeep"}
-# The workbench's actors declare `secret_arguments`, an option JobTracker defines: the variants
-# without it get bench.worker_settings.ActorOptions, a middleware with no hooks of its own.
+# The workbench's actors declare options JobTracker defines: the variants without it get
+# bench.worker_settings.ActorOptions, a middleware with no hooks of its own.
 _plain = [m for m in JOBS_BROKER["MIDDLEWARE"] if m not in _ours] + [
     "bench.worker_settings.ActorOptions"
 ]
