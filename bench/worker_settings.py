@@ -24,7 +24,7 @@ class ActorOptions(Middleware):
     else."""
 
     @property
-    def actor_options(self) -> set[str]:  # type: ignore[override]
+    def actor_options(self) -> set[str]:
         from jobs.worker.tracker import JobTracker  # the apps are loaded when brokers are built
 
         return set(JobTracker.actor_options)

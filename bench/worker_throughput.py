@@ -227,7 +227,7 @@ def empty_ledger() -> None:
 
     # Every table that references a job (events, uniqueness locks, ...), found, not listed: a
     # new one must not break the harness again.
-    referencing = {rel.related_model for rel in Job._meta.related_objects} - {Job}
+    referencing: set[Any] = {rel.related_model for rel in Job._meta.related_objects} - {Job}
     if connection.vendor == "postgresql":
         tables = ", ".join(m._meta.db_table for m in (*referencing, JobsPerHour, Job))
         with connection.cursor() as cursor:
