@@ -225,9 +225,10 @@ def empty_ledger() -> None:
 
     from jobs.models import Job, JobsPerHour
 
-    # Every table that references a job (events, uniqueness locks, ...), found, not listed: a
-    # new one must not break the harness again.
-    referencing: set[Any] = {rel.related_model for rel in Job._meta.related_objects} - {Job}
+    # Every table that references a job (events, uniqueness locks with their hidden relation,
+    # ...), found, not listed: a new one must not break the harness again.
+    reverse = (f for f in Job._meta.get_fields(include_hidden=True) if f.auto_created)
+    referencing: set[Any] = {f.related_model for f in reverse if not f.concrete} - {Job}
     if connection.vendor == "postgresql":
         tables = ", ".join(m._meta.db_table for m in (*referencing, JobsPerHour, Job))
         with connection.cursor() as cursor:
