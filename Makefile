@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 export PYTHONDONTWRITEBYTECODE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help run serve worker static test test-django6 test-fast fuzz conformance conformance-tasks lint format typecheck check bench clean migrate browser
+.PHONY: help run serve worker static test test-django6 test-fast fuzz conformance conformance-tasks bench-smoke lint format typecheck check bench clean migrate browser
 
 help:  ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -70,6 +70,9 @@ check: lint typecheck  ## Django checks, migrations up to date, lint, typecheck
 bench: $(BIN)/.installed  ## Quick benchmarks: enqueue and worker throughput ratios (bench/README.md)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/worker_throughput.py --jobs 2000 --rounds 3 --workers 1x8
+
+bench-smoke: $(BIN)/.installed  ## Every bench/ script once at a tiny size (CI; PostgreSQL ones need DATABASE_URL)
+	$(BIN)/python bench/smoke.py
 
 browser:  ## Install Debian's chromium for the browser tests (apt-get; needs root)
 	command -v chromium >/dev/null || apt-get install -y --no-install-recommends chromium \
