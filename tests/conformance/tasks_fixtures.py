@@ -18,8 +18,7 @@ emptied and the worker stopped after each test.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import dramatiq
@@ -36,18 +35,10 @@ from tests.conformance.tasks_differences import mark_differences
 # Fixtures of the project's suite: a real Redis server, and the ledger's background writer
 # stopped before the test database is dropped.
 from tests.conftest import _background_writer_stopped_before_teardown as writer_stopped  # noqa: F401
-from tests.conftest import redis_url  # noqa: F401
+from tests.conftest import redis_url, wait_for  # noqa: F401  (redis_url: a fixture)
 
 #: How long a test waits for the worker to finish a job before failing.
 FINISH_TIMEOUT_SECONDS = 30.0
-
-
-def wait_until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + FINISH_TIMEOUT_SECONDS
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"not within {FINISH_TIMEOUT_SECONDS} s: {what}")
-        time.sleep(0.02)
 
 
 class _Worker:
@@ -85,7 +76,7 @@ class ImmediateOnAWorker(OffloadBackend):
             return result
         _Worker.ensure()
         finished = Job.objects.filter(pk=result.id, status__in=JobStatus.final())
-        wait_until(finished.exists, f"job {result.id} finished by the worker")
+        wait_for(finished.exists, FINISH_TIMEOUT_SECONDS, lambda: f"job {result.id} unfinished")
         return self.get_result(result.id)
 
 
@@ -104,7 +95,8 @@ class DummyWithoutAWorker(OffloadBackend):
     def clear(self) -> None:
         jobs = Job.objects.filter(pk__in=[result.id for result in self.results])
         # Each send is recorded by the ledger's background writer: deleted after it, not under it.
-        wait_until(lambda: not jobs.filter(status=JobStatus.PENDING).exists(), "sends recorded")
+        unsent = jobs.filter(status=JobStatus.PENDING)
+        wait_for(lambda: not unsent.exists(), FINISH_TIMEOUT_SECONDS, lambda: "sends unrecorded")
         jobs.delete()
         self.results.clear()
 
