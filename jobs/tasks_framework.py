@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # typed against the backport, the default pin (Django 5.2 LTS)
-    from django_tasks import default_task_backend, task, task_backends
+    from django_tasks import DEFAULT_TASK_QUEUE_NAME, default_task_backend, task, task_backends
     from django_tasks.backends.base import BaseTaskBackend
     from django_tasks.base import Task, TaskContext, TaskError, TaskResult, TaskResultStatus
     from django_tasks.exceptions import InvalidTaskError as InvalidTask
@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # typed against the backport, the default pin (Django 5.2 LTS
 else:
     try:  # Django 6
         from django.tasks import (
+            DEFAULT_TASK_QUEUE_NAME,
             Task,
             TaskContext,
             TaskResult,
@@ -35,7 +36,7 @@ else:
         from django.tasks.signals import task_enqueued, task_finished, task_started
         from django.utils.json import normalize_json
     except ImportError:  # the django-tasks backport, on Django 5.2
-        from django_tasks import default_task_backend, task, task_backends
+        from django_tasks import DEFAULT_TASK_QUEUE_NAME, default_task_backend, task, task_backends
         from django_tasks.backends.base import BaseTaskBackend
         from django_tasks.base import Task, TaskContext, TaskError, TaskResult, TaskResultStatus
         from django_tasks.exceptions import InvalidTaskError as InvalidTask
@@ -47,6 +48,7 @@ else:
 InvalidTaskError = InvalidTask
 
 __all__ = [
+    "DEFAULT_TASK_QUEUE_NAME",
     "BaseTaskBackend",
     "InvalidTask",
     "InvalidTaskError",

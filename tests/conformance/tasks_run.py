@@ -33,7 +33,7 @@ SUITE_RELEASE = "6.0.10"
 CONFTEST = "from tests.conformance.tasks_fixtures import *  # noqa: F403\n"
 # Names Django 6 gives that the backport spells otherwise.
 BACKPORT_NAMES = {
-    r"\bfrom django\.tasks import\b": "from tests.conformance.tasks_backport import",
+    r"\bfrom django\.tasks import\b": "from jobs.tasks_framework import",
     r"\bdjango\.tasks\b": "django_tasks",
     r"\bInvalidTask\b": "InvalidTaskError",
     r"\bInvalidTaskBackend\b": "InvalidTaskBackendError",
