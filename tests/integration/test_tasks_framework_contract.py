@@ -15,6 +15,7 @@ from django.utils import timezone
 import tests.workbench.more_tasks as more
 import tests.workbench.tasks as workbench
 from jobs import enqueue, result
+from jobs.maintenance.relay import message_for
 from jobs.models import EventKind, Job, JobStatus
 from jobs.tasks_framework import InvalidTask, Task, TaskResultStatus, task
 from tests.conftest import WorkerProcess, wait_for, wait_until_final
@@ -74,6 +75,9 @@ def test_rabbitmq_runs_a_queue_by_priority_then_in_order(
     normal = workbench.add.enqueue(2, 0)
     high = workbench.add.using(priority=100).enqueue(3, 0)
     assert Job.objects.get(pk=high.id).priority == 100
+    # A resend (the relay, staff's retry) rebuilds the message with the job's priority.
+    assert message_for(Job.objects.get(pk=high.id)).options["broker_priority"] == 10
+    assert message_for(Job.objects.get(pk=low.id)).options["broker_priority"] == 0
     monkeypatch.setenv("WORKBENCH_DIR", str(tmp_path))
     one_at_a_time = WorkerProcess(
         redis_url,
