@@ -26,13 +26,13 @@ run: migrate  ## Start embedded Redis + web (http://127.0.0.1:8000) + worker; Ct
 	$(BIN)/honcho start
 
 static: $(BIN)/.installed  ## Collect static files for the production web server (servestatic)
-	$(BIN)/python manage.py collectstatic --noinput -v0
+	@$(BIN)/python manage.py collectstatic --noinput -v0
 
 serve: static  ## Production web: gunicorn (ASGI worker) on PORT (8000), settings from the environment
-	$(BIN)/gunicorn --config config/gunicorn.conf.py
+	@$(BIN)/gunicorn --config config/gunicorn.conf.py
 
 worker: $(BIN)/.installed  ## Production worker: WORKER_PROCESSES x WORKER_THREADS (2 x 8)
-	$(BIN)/python manage.py run_workers -- --processes $${WORKER_PROCESSES:-2} --threads $${WORKER_THREADS:-8}
+	@$(BIN)/python manage.py run_workers -- --processes $${WORKER_PROCESSES:-2} --threads $${WORKER_THREADS:-8}
 
 test: $(BIN)/.installed  ## Run the whole test suite (embedded Redis; no services needed)
 	$(BIN)/pytest

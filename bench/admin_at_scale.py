@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
 import sys
 import time
@@ -83,6 +84,7 @@ FILLED_COLUMNS = {
     "enqueued_at", "sent_at", "started_at", "first_started_at", "finished_at", "duration",
     "last_error", "error_type", "error_group", "worker", "worker_id", "delivery_id",
     "lost_deliveries", "about_type_id", "about_id", "about_label", "sealed_arguments",
+    "request_id",
 }  # fmt: skip
 
 
@@ -152,7 +154,8 @@ def fill(jobs: int, events: int) -> None:
                 id, actor_name, queue_name, args, kwargs, status, attempts, max_retries,
                 enqueued_at, sent_at, started_at, first_started_at, finished_at, duration,
                 last_error, error_type, error_group, worker, worker_id, delivery_id,
-                lost_deliveries, about_type_id, about_id, about_label, sealed_arguments
+                lost_deliveries, about_type_id, about_id, about_label, sealed_arguments,
+                request_id
                 {rest_columns}
             )
             SELECT md5(g::text)::uuid, a.actor, 'default', jsonb_build_array(g), '{{}}'::jsonb,
@@ -174,7 +177,8 @@ def fill(jobs: int, events: int) -> None:
                 CASE WHEN a.actor = 'send_welcome_email' THEN g::text ELSE '' END,
                 CASE WHEN a.actor = 'send_welcome_email' THEN 'user' || g || '@example.com'
                      ELSE '' END,
-                ''
+                '',
+                CASE WHEN g % 4 = 0 THEN md5('r' || g::text) ELSE '' END
                 {rest_values}
             FROM generate_series(1, {jobs}) AS g,
                 LATERAL (SELECT ({actors})[1 + g % {len(ACTORS)}] AS actor) AS a,
@@ -235,6 +239,10 @@ def time_pages(rounds: int, explain: bool) -> None:
     )
     email = emails[min(500, emails.count() - 1)]  # the 501st: not the first rows, at full size
     last_page = max(1, -(-Job.objects.count() // JobAdmin.list_per_page))
+    # Not among the first rows (at full size; the smoke test's tiny ledger has fewer).
+    deep = Job.objects.order_by("-enqueued_at")[min(5000, Job.objects.count() - 1)]
+    traced_jobs = Job.objects.exclude(request_id="").order_by("-enqueued_at")
+    traced = traced_jobs[min(5000, traced_jobs.count() - 1)].request_id
     pages: dict[str, tuple[str, dict[str, Any]]] = {
         "job list": ("/admin/jobs/job/", {}),
         "filtered list (failed, one actor)": (
@@ -242,6 +250,9 @@ def time_pages(rounds: int, explain: bool) -> None:
             {"status__exact": "failed", "actor_name": "sync_crm"},
         ),
         "search by email": ("/admin/jobs/job/", {"q": email}),
+        "search by id (8 characters)": ("/admin/jobs/job/", {"q": str(deep.pk)[:8]}),
+        "search by request id": ("/admin/jobs/job/", {"q": traced}),
+        "search by error text": ("/admin/jobs/job/", {"q": "CRM call for account 157 gave"}),
         "job detail": (f"/admin/jobs/job/{failed}/change/", {}),
         "dashboard": ("/admin/jobs/job/dashboard/", {}),
         "dashboard refresh": ("/admin/jobs/job/dashboard/", {"partial": "1"}),
@@ -269,6 +280,17 @@ def time_pages(rounds: int, explain: bool) -> None:
         print(
             f"| {name} | {statistics.median(samples) * 1000:.0f} | {slowest[name][0] * 1000:.0f} |"
         )
+    # What a dashboard refresh sends while nothing changes: the sections it lacks, none.
+    page = client.get("/admin/jobs/job/dashboard/").content.decode()
+    held = re.findall(r'data-section="([\w-]+)" data-hash="(\w+)"', page)
+    have = ",".join(f"{name}:{digest}" for name, digest in held)
+    refresh = client.get("/admin/jobs/job/dashboard/", {"partial": "1", "have": have})
+    full = client.get("/admin/jobs/job/dashboard/", {"partial": "1"})
+    print(
+        f"\nDashboard: page {len(page):,} bytes; refresh with every section {len(full.content):,}"
+        f" bytes; refresh while nothing changed {len(refresh.content):,} bytes "
+        f"(sections sent: {sorted(refresh.json()['sections']) or 'none'})"
+    )
     if explain:
         for name, (_seconds, sql) in slowest.items():
             print(f"\n-- {name}\n{sql[:2000]}")

@@ -124,7 +124,6 @@ def explain(size: int) -> None:
             prep,
             [ClaimRequest(i, 0, "w", "d") for i in ids[size : 2 * size]],
             worker_id="b",
-            now=now,
             at=at,
         ),
         bt._successes(

@@ -35,7 +35,7 @@ TINY: dict[str, tuple[list[str], bool]] = {
     "retention_at_scale.py": (["--jobs", "200", "--events", "1"], True),
 }
 #: Modules of the harness that are not scripts.
-NOT_SCRIPTS = {"smoke.py", "worker_settings.py", "waiting_acks.py"}
+NOT_SCRIPTS = {"smoke.py", "worker_settings.py"}
 
 
 def main() -> int:

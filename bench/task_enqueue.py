@@ -1,7 +1,7 @@
 """What Django's Tasks API costs over our enqueue(): `task.enqueue(1, 2)` through
-jobs.tasks_backend.OffloadBackend vs `enqueue(actor, 1, 2)` of the same Dramatiq actor, each
-call in autocommit (its own commit and send, as from a view). Many short rounds, the two in turn
-first; the ratio is the median of the rounds' ratios, with their spread.
+jobs.tasks_framework.backend.OffloadBackend vs `enqueue(actor, 1, 2)` of the same Dramatiq
+actor, each call in autocommit (its own commit and send, as from a view). Many short rounds,
+the two in turn first; the ratio is the median of the rounds' ratios, with their spread.
 
 Usage: .venv/bin/python bench/task_enqueue.py [--calls 100] [--rounds 21]
   (a throwaway SQLite file and an embedded Redis; DATABASE_URL / REDIS_URL to use others)

@@ -2,8 +2,6 @@
 
 BENCH_VARIANT (environment):
   ledger           the project as deployed (JobTracker first, LedgerUpkeep last)
-  ledger_waiting   the same, but each worker thread waits for its success to be written and
-                   acks itself (no acker thread: jobs/worker/acks.py switched off)
   plain            plain Dramatiq: the same broker and middleware without any record
   django_dramatiq  plain Dramatiq plus django-dramatiq's AdminMiddleware (one row per task)
   <any>_async      that variant's middleware; worker_throughput.py preloads the async no-op actor
@@ -46,14 +44,6 @@ elif _variant == "django_dramatiq":
             *_plain,
             "django_dramatiq.middleware.DbConnectionsMiddleware",
             "django_dramatiq.middleware.AdminMiddleware",
-        ],
-    }
-elif _variant == "ledger_waiting":
-    JOBS_BROKER = {
-        **JOBS_BROKER,
-        "MIDDLEWARE": [
-            "bench.waiting_acks.WaitingTracker" if m == "jobs.worker.tracker.JobTracker" else m
-            for m in JOBS_BROKER["MIDDLEWARE"]
         ],
     }
 elif _variant != "ledger":

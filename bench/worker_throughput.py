@@ -7,8 +7,8 @@ messages; for the ledger variant the job rows exist first, as `enqueue()` leaves
 is measured on the broker's side (from the first message taken to the last one acked), so worker
 start-up is not counted. Also reports CPU milliseconds per job of the worker processes, Redis and
 PostgreSQL (all its server processes, from /proc), checks that every job reached its final state
-(ledger: succeeded with its 4 events; django-dramatiq: a "done" task row) and counts error lines
-in the worker logs.
+(ledger: succeeded with its 4 events, held by its row; django-dramatiq: a "done" task row) and
+counts error lines in the worker logs.
 
 Usage:
   DATABASE_URL=postgres://postgres@127.0.0.1:5432/offload_bench \\
@@ -49,7 +49,7 @@ def main() -> None:
     parser.add_argument(
         "--variants",
         default=",".join(VARIANTS),
-        help="also ledger_waiting (acks in the worker threads), and any variant + _async: an "
+        help="any variant + _async: an "
         "async def no-op actor instead of the sync one (bench/worker_settings.py)",
     )
     args = parser.parse_args()
@@ -57,7 +57,11 @@ def main() -> None:
     workdir = setup("offload-throughput-")
     from django.db import connection
 
-    print(f"database: {connection.vendor}, jobs per run: {args.jobs}, rounds: {args.rounds}")
+    broker = "RabbitMQ (BROKER_URL)" if on_rabbitmq() else "Redis (one of its own per run)"
+    print(
+        f"database: {connection.vendor}, broker: {broker}, jobs per run: {args.jobs}, "
+        f"rounds: {args.rounds}"
+    )
     results: dict[tuple[str, str], list[dict[str, float]]] = {}
     for config in args.workers.split(","):
         processes, threads = (int(n) for n in config.split("x"))
@@ -70,6 +74,8 @@ def main() -> None:
                 results.setdefault((config, variant), []).append(figures)
                 print(f"  {config} {variant:16} round {round_number + 1}: {json.dumps(figures)}")
     report(results)
+    if not all(r["verified"] for runs in results.values() for r in runs):
+        sys.exit("Some runs left jobs without their final state or history: see above.")
 
 
 def setup(prefix: str) -> Path:
@@ -107,7 +113,8 @@ def run_once(
     try:
         client = _redis(redis_server.url)
         actor = "async_noop" if variant.endswith("_async") else "noop"
-        ids = preload(client, jobs, ledger=variant.startswith("ledger"), actor=actor)
+        ledger = variant.startswith("ledger")
+        ids = preload(client, jobs, ledger=ledger, actor=actor)
         connections.close_all()
         log_path = run_dir / "worker.log"
         cpu_before = cpu_times(redis_process.pid)
@@ -131,6 +138,8 @@ def run_once(
             try:
                 started, finished = drain_times(client, jobs, worker)
                 cpu_after = cpu_times(redis_process.pid, worker.pid)
+                if on_rabbitmq() and ledger:  # the last prefetched jobs (drain_times)
+                    wait_for_ledger(ids, worker)
             finally:
                 worker.terminate()
                 worker.wait(timeout=60)
@@ -146,8 +155,8 @@ def run_once(
             "worker_cpu_ms_per_job": round(
                 (cpu_after["worker"] - cpu_before["worker"]) * 1000 / jobs, 3
             ),
-            "redis_cpu_ms_per_job": round(
-                (cpu_after["redis"] - cpu_before["redis"]) * 1000 / jobs, 3
+            "broker_cpu_ms_per_job": round(
+                (cpu_after["broker"] - cpu_before["broker"]) * 1000 / jobs, 3
             ),
             "db_cpu_ms_per_job": round(
                 (cpu_after["postgres"] - cpu_before["postgres"]) * 1000 / jobs, 3
@@ -169,14 +178,16 @@ def _redis(url: str) -> Any:
 def preload(client: Any, jobs: int, *, ledger: bool, actor: str = "noop") -> list[uuid.UUID]:
     """N no-op messages straight into the queue (and, for the ledger, their job rows)."""
     import dramatiq
+    from django.utils import timezone
     from dramatiq import Message
 
-    from jobs.models import EventKind, Job, JobEvent, JobStatus
+    from jobs.models import Job, JobStatus
 
-    namespace = dramatiq.get_broker().namespace  # type: ignore[attr-defined]
+    broker: Any = dramatiq.get_broker()
     ids = [uuid.uuid4() for _ in range(jobs)]
     if ledger:
         empty_ledger()
+        now = timezone.now()  # enqueued and sent, as enqueue() leaves a job
         Job.objects.bulk_create(
             [
                 Job(
@@ -184,22 +195,27 @@ def preload(client: Any, jobs: int, *, ledger: bool, actor: str = "noop") -> lis
                     actor_name=actor,
                     queue_name=QUEUE,
                     status=JobStatus.QUEUED,
+                    enqueued_at=now,
+                    sent_at=now,
                     max_retries=0,
                 )
                 for i in ids
             ],
             batch_size=1000,
         )
-        JobEvent.objects.bulk_create(
-            [
-                JobEvent(job_id=i, kind=kind)
-                for i in ids
-                for kind in (EventKind.ENQUEUED, EventKind.QUEUED)
-            ],
-            batch_size=2000,
-        )
     if ledger:
         vacuum_analyze()
+    if on_rabbitmq():
+        # Through the broker (RabbitMQ has no other door), marked as recorded so that no
+        # middleware of this process records them; the queue emptied first.
+        from jobs.ledger.messages import RECORDED_OPTION
+
+        broker.flush(QUEUE)
+        for job_id in ids:
+            options = {RECORDED_OPTION: True}
+            broker.enqueue(Message(QUEUE, actor, (), {}, options, message_id=str(job_id)))
+        return ids
+    namespace = broker.namespace
     pipe = client.pipeline(transaction=False)
     for job_id in ids:
         redis_id = str(uuid.uuid4())
@@ -215,6 +231,12 @@ def preload(client: Any, jobs: int, *, ledger: bool, actor: str = "noop") -> lis
         pipe.rpush(f"{namespace}:{QUEUE}", redis_id)
     pipe.execute()
     return ids
+
+
+def on_rabbitmq() -> bool:
+    """BROKER_URL=amqp://...: the workers consume from that RabbitMQ instead of a Redis server
+    of the bench's own (the vhost's `workbench` queue, emptied before each run)."""
+    return os.environ.get("BROKER_URL", "").startswith(("amqp://", "amqps://"))
 
 
 def empty_ledger() -> None:
@@ -254,18 +276,27 @@ def vacuum_analyze() -> None:
 def drain_times(
     client: Any, jobs: int, worker: subprocess.Popen[bytes], timeout: float = 600
 ) -> tuple[float, float]:
-    """When the first message was taken from the queue, and when the last one was acked."""
+    """When the first message was taken from the queue, and when the last one was acked.
+
+    RabbitMQ tells how many messages are ready but not how many are unacked (AMQP has no such
+    count): there the drain ends when none is ready, leaving out the last prefetched ones (at
+    most the prefetch of each worker process, under 1 % of a run of thousands)."""
     import dramatiq
 
+    if on_rabbitmq():
+        return _rabbitmq_drain_times(jobs, worker, timeout)
     namespace = dramatiq.get_broker().namespace  # type: ignore[attr-defined]
     queue, messages = f"{namespace}:{QUEUE}", f"{namespace}:{QUEUE}.msgs"
     deadline = time.monotonic() + timeout
     started = None
+    full = time.monotonic()  # the last poll that found every message still waiting
     while time.monotonic() < deadline:
         waiting, stored = client.llen(queue), client.hlen(messages)
         now = time.monotonic()
+        if waiting == jobs:
+            full = now
         if started is None and waiting < jobs:
-            started = now
+            started = full  # a small run can be taken whole between two polls
         if started is not None and stored == 0:
             return started, now
         if worker.poll() is not None:
@@ -274,10 +305,48 @@ def drain_times(
     raise TimeoutError("the workers did not drain the queue in time")
 
 
+def _rabbitmq_drain_times(
+    jobs: int, worker: subprocess.Popen[bytes], timeout: float
+) -> tuple[float, float]:
+    import dramatiq
+
+    broker: Any = dramatiq.get_broker()
+    deadline = time.monotonic() + timeout
+    started = None
+    full = time.monotonic()  # the last poll that found every message still waiting
+    while time.monotonic() < deadline:
+        ready = broker.get_queue_message_counts(QUEUE)[0]
+        now = time.monotonic()
+        if ready == jobs:
+            full = now
+        if started is None and ready < jobs:
+            started = full  # a small run can be taken whole between two polls
+        if started is not None and ready == 0:
+            return started, now
+        if worker.poll() is not None:
+            raise RuntimeError(f"the workers exited ({worker.returncode}): see worker.log")
+        time.sleep(0.005)
+    raise TimeoutError("the workers did not drain the queue in time")
+
+
+def wait_for_ledger(ids: list[uuid.UUID], worker: subprocess.Popen[bytes]) -> None:
+    """Until every job is final in the ledger (not timed: the workers must not be stopped
+    with prefetched jobs, which would stay running in the ledger)."""
+    from jobs.models import Job, JobStatus
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and worker.poll() is None:
+        if Job.objects.filter(pk__in=ids, status__in=JobStatus.unfinished()).count() == 0:
+            return
+        time.sleep(0.05)
+
+
 def cpu_times(redis_pid: int, worker_pid: int | None = None) -> dict[str, float]:
-    """CPU seconds (user + system) of Redis, the worker's process group, and PostgreSQL."""
+    """CPU seconds (user + system) of the broker (the bench's Redis, or RabbitMQ's Erlang VM),
+    the worker's process group, and PostgreSQL."""
     ticks = os.sysconf("SC_CLK_TCK")
-    totals = {"redis": 0.0, "worker": 0.0, "postgres": 0.0}
+    totals = {"broker": 0.0, "worker": 0.0, "postgres": 0.0}
+    rabbitmq = on_rabbitmq()
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
@@ -287,8 +356,8 @@ def cpu_times(redis_pid: int, worker_pid: int | None = None) -> dict[str, float]
         pid = int(stat.parent.name)
         seconds = (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / ticks
         group = int(fields[2])
-        if pid == redis_pid:
-            totals["redis"] += seconds
+        if (pid == redis_pid and not rabbitmq) or (rabbitmq and name.startswith("beam")):
+            totals["broker"] += seconds
         elif worker_pid is not None and group == worker_pid:
             totals["worker"] += seconds
         elif name.startswith("postgres"):
@@ -300,15 +369,27 @@ def verify(variant: str, ids: list[uuid.UUID]) -> bool:
     from django.db.models import Count
 
     if variant.startswith("ledger"):
+        from jobs.ledger.history import timeline
         from jobs.models import Job, JobStatus
 
+        # Each job's history is enqueued, queued, started, succeeded: all four held by its row.
         complete = (
-            Job.objects.filter(pk__in=ids, status=JobStatus.SUCCEEDED)
+            Job.objects.filter(
+                pk__in=ids,
+                status=JobStatus.SUCCEEDED,
+                attempts=1,
+                started_at__isnull=False,
+                finished_at__isnull=False,
+            )
             .annotate(n=Count("events"))
-            .filter(n=4)
+            .filter(n=0)
             .count()
         )
-        return bool(complete == len(ids))
+        whole = ["enqueued", "queued", "started", "succeeded"]
+        sample = Job.objects.filter(pk__in=ids[:20])
+        return complete == len(ids) and all(
+            [event.kind for event in timeline(job)] == whole for job in sample
+        )
     if variant.startswith("django_dramatiq"):
         from django_dramatiq.models import Task
 
@@ -318,22 +399,27 @@ def verify(variant: str, ids: list[uuid.UUID]) -> bool:
 
 def report(results: dict[tuple[str, str], list[dict[str, float]]]) -> None:
     print(
-        "\n| workers | variant | jobs/s (median) | ratio to plain | worker CPU ms/job"
-        " | Redis CPU ms/job | DB CPU ms/job | all verified | error lines |"
+        "\n| workers | variant | jobs/s (median) | ratio to plain | ratio, each round"
+        " | worker CPU ms/job | broker CPU ms/job | DB CPU ms/job | all verified | error lines |"
     )
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |")
+    print("| --- | --- | ---: | ---: | --- | ---: | ---: | ---: | --- | ---: |")
     for (config, variant), runs in results.items():
         plain = results.get((config, "plain_async" if variant.endswith("_async") else "plain"))
         rate = statistics.median(r["jobs_per_s"] for r in runs)
         ratio = f"{rate / statistics.median(r['jobs_per_s'] for r in plain):.2f}x" if plain else "-"
+        # Round by round (the variants of a round ran back to back): the spread of the ratio.
+        each = "-"
+        if plain:
+            pairs = zip(runs, plain, strict=True)
+            each = " ".join(f"{r['jobs_per_s'] / p['jobs_per_s']:.2f}" for r, p in pairs)
 
         def median(key: str, runs: list[dict[str, float]] = runs) -> float:
             return statistics.median(r[key] for r in runs)
 
         print(
-            f"| {config} | {variant} | {rate:.0f} | {ratio}"
+            f"| {config} | {variant} | {rate:.0f} | {ratio} | {each}"
             f" | {median('worker_cpu_ms_per_job'):.2f} | "
-            f"{median('redis_cpu_ms_per_job'):.2f} | {median('db_cpu_ms_per_job'):.2f} | "
+            f"{median('broker_cpu_ms_per_job'):.2f} | {median('db_cpu_ms_per_job'):.2f} | "
             f"{all(r['verified'] for r in runs)} | {sum(r['error_lines'] for r in runs)} |"
         )
 

@@ -24,3 +24,11 @@ access_log_format = (
     '"%({x-request-id}o)s", "method": "%(m)s", "path": "%(U)s", "status": %(s)s, '
     '"bytes": "%(B)s", "seconds": %(L)s, "remote": "%(h)s"}'
 )
+
+
+def post_worker_init(worker: object) -> None:
+    """Each web process watches the alerts (jobs/maintenance/watch.py): a thread started after
+    the fork, since a preloading master's threads do not survive it."""
+    from jobs.maintenance.watch import start_watch
+
+    start_watch()

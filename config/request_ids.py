@@ -10,7 +10,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from jobs.log_context import request_id
+from jobs.logs.context import request_id
 
 # An id from the operator's proxy is kept only if it looks like one (it is logged and stored).
 WELL_FORMED = re.compile(r"[A-Za-z0-9._:-]{8,64}")

@@ -102,7 +102,7 @@ INSTALLED_APPS = [
     # Login lockout per account and client IP (config/limits.py has the other limits).
     "axes",
     # Django's Tasks API on Django 5.2 (built in as django.tasks from Django 6):
-    # run by jobs.tasks_backend.
+    # run by jobs.tasks_framework.backend.
     *(["django_tasks"] if django.VERSION < (6,) else []),
     "accounts",
     "reports",
@@ -255,7 +255,7 @@ JOBS_BROKER = {
     "MIDDLEWARE": [
         "jobs.worker.tracker.JobTracker",
         # Declares a task's actor the first time a message names it (jobs/brokers/on_demand.py).
-        "jobs.tasks_backend.ImportTasks",
+        "jobs.tasks_framework.backend.ImportTasks",
         "dramatiq.middleware.AgeLimit",
         "dramatiq.middleware.TimeLimit",
         "dramatiq.middleware.ShutdownNotifications",
@@ -265,8 +265,13 @@ JOBS_BROKER = {
         "dramatiq.middleware.CurrentMessage",
         # Secret arguments cross the broker sealed; opened inside the actor's call only.
         "jobs.brokers.sealing.OpenSealedArguments",
+        # Exactly-once actors complete inside their own transaction (jobs/worker/exactly_once.py);
+        # after OpenSealedArguments, so its wrap of the actor's function is the inner one.
+        "jobs.worker.exactly_once.CompleteInTransaction",
         # The event loop thread of `async def` actors (their attempt's context variables go along).
         "dramatiq.middleware.asyncio.AsyncIO",
+        # Says when an async actor blocks that loop, naming the jobs that wait (worker log).
+        "jobs.worker.loop_watch.EventLoopWatch",
         # No django_dramatiq DbConnectionsMiddleware: JobTracker manages worker connections
         # (it checked them again after each message, a SELECT 1 per job on PostgreSQL).
         "jobs.maintenance.upkeep.LedgerUpkeep",
@@ -292,11 +297,19 @@ DRAMATIQ_BROKER = {"BROKER": "dramatiq.brokers.stub.StubBroker", "OPTIONS": {}, 
 # (its web process's own on-commit send may still be under way) before the relay sends it.
 LEDGER_UPKEEP_INTERVAL_SECONDS = env.float("LEDGER_UPKEEP_INTERVAL_SECONDS", default=5.0)
 RELAY_GRACE_SECONDS = env.float("RELAY_GRACE_SECONDS", default=30.0)
-# The scheduler in every worker's upkeep thread (jobs/schedules): periodic jobs, the ledger's own
-# upkeep among them. Off only for tests that count every job a worker makes.
+# The scheduler in every worker's upkeep thread (jobs/schedules): the schedules' periodic jobs.
+# Off only for tests that count every job a worker makes.
 JOBS_SCHEDULER_ENABLED = env.bool("JOBS_SCHEDULER_ENABLED", default=True)
-# How often the ledger-check schedule checks the ledger against the broker (jobs/tasks.py).
+# How often the ledger-check duty checks the ledger against the broker (jobs/maintenance/duties.py).
 LEDGER_CHECK_INTERVAL_SECONDS = env.float("LEDGER_CHECK_INTERVAL_SECONDS", default=60.0)
+# How long `make worker` (run_workers) waits for the database and the broker before it exits 1
+# with one line naming what it cannot reach (jobs/worker/health.py).
+WORKER_START_TIMEOUT_SECONDS = env.float("WORKER_START_TIMEOUT_SECONDS", default=30.0)
+# How often the alert rules are checked (the `alerts` duty), by the workers' upkeep and by each
+# web process's watch (jobs/maintenance/watch.py): the rules that watch the workers must fire
+# when no worker runs. WEB_WATCH_ENABLED=0 leaves the alerts to the workers alone.
+ALERTS_INTERVAL_SECONDS = env.float("ALERTS_INTERVAL_SECONDS", default=60.0)
+WEB_WATCH_ENABLED = env.bool("WEB_WATCH_ENABLED", default=True)
 # Finished jobs older than this are deleted with their events (0 keeps them forever): by
 # `manage.py prune_jobs`, and a few seconds per ledger check by the workers.
 LEDGER_RETENTION_DAYS = env.float("LEDGER_RETENTION_DAYS", default=30.0)
@@ -307,10 +320,11 @@ JOBS_RESULT_MAX_BYTES = env.int("JOBS_RESULT_MAX_BYTES", default=64 * 1024)
 # actor adds its own with `secret_result_keys=(...)`. The code still gets them from result().
 JOBS_SECRET_RESULT_KEYS = env.list("JOBS_SECRET_RESULT_KEYS", default=[])
 # Django's Tasks framework: every app's @task runs on the workers through the ledger
-# (jobs/tasks_backend.py). QUEUES: the queues a task may name (workers consume each of them).
+# (jobs/tasks_framework/backend.py). QUEUES: the queues a task may name (workers consume each
+# of them).
 TASKS = {
     "default": {
-        "BACKEND": "jobs.tasks_backend.OffloadBackend",
+        "BACKEND": "jobs.tasks_framework.backend.OffloadBackend",
         "QUEUES": env.list("TASK_QUEUES", default=["default"]),
         "OPTIONS": {
             "MAX_RETRIES": env.int("TASK_MAX_RETRIES", default=0),
@@ -431,14 +445,17 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
-        "context": {"()": "jobs.log_context.ContextFilter"},
-        # Credentials (set-password links, ?token=) never reach a log line: jobs/log_redaction.py.
-        "redact": {"()": "jobs.log_redaction.RedactingFilter"},
+        "context": {"()": "jobs.logs.context.ContextFilter"},
+        # Credentials (set-password links, ?token=) never reach a log line: jobs/logs/redaction.py.
+        "redact": {"()": "jobs.logs.redaction.RedactingFilter"},
+        # Not Dramatiq's "return value discarded": the ledger keeps results (jobs/logs/lines.py).
+        "false_warnings": {"()": "jobs.logs.lines.DropFalseWarnings"},
     },
     "formatters": {
         "plain": {"format": "%(levelname)s %(name)s: %(message)s%(context)s"},
         "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
+            # python-json-logger's, with ISO 8601 times (jobs/logs/lines.py).
+            "()": "jobs.logs.lines.JsonFormatter",
             "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
             # `context` is the plain format's suffix; JSON has the fields themselves.
@@ -449,10 +466,14 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": LOG_FORMAT,
-            "filters": ["redact", "context"],
+            "filters": ["false_warnings", "redact", "context"],
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # Django's own console handler would print each django.* record a second time.
-    "loggers": {"django": {"handlers": ["console"], "level": "INFO", "propagate": False}},
+    "loggers": {
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # pika narrates every connection at INFO (six lines each); its warnings still show.
+        "pika": {"level": "WARNING"},
+    },
 }

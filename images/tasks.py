@@ -6,13 +6,23 @@ import asyncio
 from typing import Any
 
 import dramatiq
-from dramatiq.middleware import CurrentMessage
 
 from .models import ImageStatus, UploadedImage
 from .thumbnails import BadImageError, make_thumbnails
 
 
-@dramatiq.actor(max_retries=3, min_backoff=1000, time_limit=2 * 60 * 1000, throws=(BadImageError,))
+def image_failed(image_id: str, *, error: str) -> None:
+    """The ledger failed the job for good (a bad image, or its retries spent)."""
+    UploadedImage.objects.filter(pk=image_id).update(status=ImageStatus.FAILED, error=error)
+
+
+@dramatiq.actor(
+    max_retries=3,
+    min_backoff=1000,
+    time_limit=2 * 60 * 1000,
+    throws=(BadImageError,),
+    on_final_failure=image_failed,
+)
 async def process_image(image_id: str) -> dict[str, Any]:
     """Make the image's thumbnails; returns their storage names (references, not the bytes)."""
     image = await UploadedImage.objects.filter(pk=image_id).afirst()
@@ -22,13 +32,10 @@ async def process_image(image_id: str) -> dict[str, Any]:
     try:
         # Pillow and the storage block: in a thread, so the loop serves other async jobs.
         thumbnails = await asyncio.to_thread(make_thumbnails, image)
-    except Exception as exc:
-        message = CurrentMessage.get_current_message()
-        retries = message.options.get("retries", 0) if message else 0
-        final = isinstance(exc, BadImageError) or retries >= process_image.options["max_retries"]
+    except Exception:
+        # Waiting for another attempt, if the ledger decides there is one (image_failed).
         await UploadedImage.objects.filter(pk=image_id).aupdate(
-            status=ImageStatus.FAILED if final else ImageStatus.WAITING,
-            error=str(exc) if final else "",
+            status=ImageStatus.WAITING, error=""
         )
         raise
     await UploadedImage.objects.filter(pk=image_id).aupdate(

@@ -2,8 +2,9 @@
 
 The public surface, for the apps that use it (`from jobs import enqueue, Job`): `enqueue`,
 `enqueue_many`, `result` and `aresult` (wait for a job's result), `JobFailedError`, `Job`,
-`JobStatus`, `EventKind`. Loaded on first use, because this package is
-imported while Django loads its apps, before any model may be.
+`JobStatus`, `EventKind`, `exactly_once` (a task that completes inside its transaction).
+Loaded on first use, because this package is imported while Django loads its apps, before any
+model may be.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ if TYPE_CHECKING:  # for type checkers; at runtime __getattr__ loads them on fir
     from jobs.results import JobFailedError as JobFailedError
     from jobs.results import aresult as aresult
     from jobs.results import result as result
+    from jobs.worker.exactly_once import exactly_once as exactly_once
 
 _PUBLIC = {
     "enqueue": "jobs.outbox",
@@ -30,6 +32,7 @@ _PUBLIC = {
     "Job": "jobs.models",
     "JobStatus": "jobs.models",
     "EventKind": "jobs.models",
+    "exactly_once": "jobs.worker.exactly_once",
 }
 __all__ = [
     "EventKind",
@@ -39,6 +42,7 @@ __all__ = [
     "aresult",
     "enqueue",
     "enqueue_many",
+    "exactly_once",
     "result",
 ]
 

@@ -21,7 +21,7 @@ from prometheus_client.exposition import generate_latest
 
 from jobs.brokers import state as broker_state
 from jobs.ledger.rollups import BUCKETS, totals_by_actor
-from jobs.models import Job, JobStatus
+from jobs.models import AlertIncident, AlertRule, Duty, Job, JobStatus
 
 LABELS = ["actor", "queue"]
 
@@ -31,6 +31,7 @@ class LedgerCollector:
         yield from _job_counters()
         yield from _job_gauges()
         yield from _broker_gauges()
+        yield from _upkeep_gauges()
 
 
 def _job_counters() -> Iterator[Metric]:
@@ -121,6 +122,31 @@ def _broker_gauges() -> Iterator[Metric]:
         oldest.add_metric([queue.name], queue.oldest_age or 0.0)
     workers.add_metric([], alive)
     yield from (up, waiting, delayed, dead, oldest, workers)
+
+
+def _upkeep_gauges() -> Iterator[Metric]:
+    """The duties and alerts, for rules that watch Offload from outside (docs/DEPLOY.md)."""
+    finished = GaugeMetricFamily(
+        "offload_duty_last_finished_timestamp_seconds",
+        "When each periodic duty last finished (epoch seconds).",
+        labels=["duty"],
+    )
+    failing = GaugeMetricFamily(
+        "offload_duty_failing", "1 if the duty's last run ended in an error.", labels=["duty"]
+    )
+    for duty in Duty.objects.all():
+        if duty.last_finished_at is not None:
+            finished.add_metric([duty.name], duty.last_finished_at.timestamp())
+            failing.add_metric([duty.name], 1 if duty.last_error else 0)
+    firing = GaugeMetricFamily(
+        "offload_alert_firing", "1 while an alert rule's incident is open.", labels=["rule"]
+    )
+    open_rules = set(
+        AlertIncident.objects.filter(resolved_at=None).values_list("rule__name", flat=True)
+    )
+    for name in AlertRule.objects.filter(enabled=True).values_list("name", flat=True):
+        firing.add_metric([name], 1 if name in open_rules else 0)
+    yield from (finished, failing, firing)
 
 
 def exposition() -> bytes:

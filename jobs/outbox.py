@@ -18,7 +18,7 @@ from dramatiq import Actor, Message
 from jobs.brokers.priorities import priority_options
 from jobs.brokers.sending import SEND_ERRORS, enqueue_all
 from jobs.ledger import transitions
-from jobs.ledger.messages import RECORDED_OPTION, eta_of, max_retries_of
+from jobs.ledger.messages import eta_of, max_retries_of, recorded_options
 from jobs.ledger.requests import SentRequest
 from jobs.ledger.retries import SENT_WRITE_BUDGET, write_with_retries
 from jobs.ledger.unique import (
@@ -29,6 +29,7 @@ from jobs.ledger.unique import (
     take_key,
 )
 from jobs.ledger.writer import WriterStoppedError, background_writer
+from jobs.logs.context import request_id
 from jobs.models import EventKind, Job
 
 logger = logging.getLogger(__name__)
@@ -124,7 +125,9 @@ def enqueue_many(
     enqueue(): rolled back, nothing; the broker unreachable, the jobs not sent stay `pending`
     for the relay. Arguments by position only; `about` and `delay` need `enqueue()`."""
     messages = [
-        actor.message_with_options(args=tuple(args), kwargs={}, **{RECORDED_OPTION: True})
+        actor.message_with_options(
+            args=tuple(args), kwargs={}, **recorded_options(request_id.get())
+        )
         for args in calls
     ]
     if not messages:
@@ -155,7 +158,7 @@ def record_pending(
     priority: int = 0,
 ) -> tuple[Job, Message[Any]]:
     """Insert a pending job and build its message, for the caller to send after commit."""
-    options = {RECORDED_OPTION: True, **priority_options(actor.broker, priority)}
+    options = {**recorded_options(request_id.get()), **priority_options(actor.broker, priority)}
     message = actor.message_with_options(args=tuple(args), kwargs=kwargs, **options)
     if queue_name and queue_name != message.queue_name:
         message = message.copy(queue_name=queue_name)
@@ -199,6 +202,7 @@ def send(
             message.message_id,
             exc_info=True,
         )
+        relay_at_once([uuid.UUID(message.message_id)])
         return False
     record = SentRequest(
         uuid.UUID(message.message_id), at=sent_at, eta=eta_of(enqueued), kind=kind, note=note
@@ -227,6 +231,17 @@ def send(
     return True
 
 
+def relay_at_once(job_ids: list[uuid.UUID]) -> None:
+    """Tell the relay these jobs' send failed, so it sends them as soon as the broker is back
+    (seconds), not after the grace for a web process that may still be sending (30 s)."""
+    try:
+        transitions.mark_send_failed(job_ids, at=timezone.now())
+    except DatabaseError:
+        logger.exception(
+            "Could not mark %d job(s) for the relay; they wait for its grace.", len(job_ids)
+        )
+
+
 def send_many(messages: list[Message[Any]], *, note: str) -> int:
     """Send recorded pending jobs together and record the sends in one transaction (bulk
     enqueues, staff actions on thousands of jobs): a Redis pipeline per SEND_CHUNK messages
@@ -242,6 +257,7 @@ def send_many(messages: list[Message[Any]], *, note: str) -> int:
             enqueue_all(chunk)
         except SEND_ERRORS:
             logger.warning("Broker unreachable: %d job(s) stay pending.", len(messages) - len(sent))
+            relay_at_once([uuid.UUID(message.message_id) for message in messages[start:]])
             break
         sent.extend(uuid.UUID(message.message_id) for message in chunk)
     if sent:

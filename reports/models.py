@@ -83,9 +83,15 @@ class ReportRequest(models.Model):
         self.finished_at = timezone.now()
         self.save(update_fields=["file", "status", "progress", "finished_at"])
 
-    def mark_attempt_failed(self, error: str, *, will_retry: bool) -> None:
-        self.status = ReportStatus.PENDING if will_retry else ReportStatus.FAILED
+    def mark_attempt_failed(self, error: str) -> None:
+        """An attempt failed: pending again, with its error, until the next one."""
+        self.status = ReportStatus.PENDING
         self.error = error
-        if not will_retry:
-            self.finished_at = timezone.now()
+        self.save(update_fields=["status", "error"])
+
+    def mark_failed(self, error: str) -> None:
+        """No attempt is left (called by the ledger's final-failure hook)."""
+        self.status = ReportStatus.FAILED
+        self.error = error
+        self.finished_at = timezone.now()
         self.save(update_fields=["status", "error", "finished_at"])

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import dramatiq
-from dramatiq.middleware import CurrentMessage
 
 from .generation import generate
 from .models import ReportRequest
 
 
-@dramatiq.actor(max_retries=2, min_backoff=2000, time_limit=10 * 60 * 1000)
+def report_failed(report_id: str, *, error: str) -> None:
+    """The ledger failed the job for good (its retries are spent): so is the report."""
+    report = ReportRequest.objects.filter(pk=report_id).first()
+    if report is not None:
+        report.mark_failed(error)
+
+
+@dramatiq.actor(
+    max_retries=2,
+    min_backoff=2000,
+    time_limit=10 * 60 * 1000,
+    on_final_failure=report_failed,
+)
 def generate_report(report_id: str) -> None:
     report = ReportRequest.objects.filter(pk=report_id).first()
     if report is None:
@@ -17,10 +28,6 @@ def generate_report(report_id: str) -> None:
     try:
         generate(report)
     except Exception as exc:
-        message = CurrentMessage.get_current_message()
-        retries = message.options.get("retries", 0) if message else 0
-        report.mark_attempt_failed(
-            f"{type(exc).__name__}: {exc}",
-            will_retry=retries < generate_report.options["max_retries"],
-        )
+        # Waiting for another attempt, if the ledger decides there is one (report_failed).
+        report.mark_attempt_failed(f"{type(exc).__name__}: {exc}")
         raise

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import http.server
+import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +23,7 @@ from django.conf import settings
 from django.db import connection
 
 from jobs.brokers.embedded import EmbeddedRedis
+from jobs.ledger.history import timeline
 from jobs.models import EventKind, Job
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -236,6 +240,40 @@ def workbench_worker(
     process.stop()
 
 
+class Webhook:
+    """A real HTTP endpoint for alert webhooks: keeps each JSON body POSTed to it and answers
+    with `status` (set it to 500 to make the channel fail)."""
+
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+        self.attempts = 0
+        self.status = 204
+        hook = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                hook.attempts += 1
+                if hook.status < 300:
+                    hook.received.append(json.loads(body))
+                self.send_response(hook.status)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def webhook() -> Iterator[Webhook]:
+    hook = Webhook()
+    yield hook
+    hook.server.shutdown()
+
+
 def unacked(redis_client: Any, queue: str) -> int:
     """Messages of `queue` fetched or waiting but not yet acked (Dramatiq's `.msgs` hash)."""
     namespace = dramatiq.get_broker().namespace  # type: ignore[attr-defined]
@@ -246,14 +284,14 @@ def settled(job_id: Any) -> Job | None:
     """The job if it is final and its send is recorded (a fast job can end before this
     process's background writer records the send: jobs/ledger/writer.py), else None."""
     job = Job.objects.get(pk=job_id)
-    sent = job.events.filter(kind__in=[EventKind.QUEUED, EventKind.RESENT]).exists()
+    sent = any(event.kind in (EventKind.QUEUED, EventKind.RESENT) for event in timeline(job))
     return job if job.is_final and sent else None
 
 
 def wait_until_final(job_id: Any, worker: WorkerProcess, timeout: float = 30) -> Job:
     def explain() -> str:
         job = Job.objects.filter(pk=job_id).first()
-        events = list(job.events.values_list("kind", "message")) if job else []
+        events = [(event.kind, event.message) for event in timeline(job)] if job else []
         return f"job {job_id}: {job and job.status} {events}\n--- worker log ---\n{worker.logs()}"
 
     result: Job = wait_for(lambda: settled(job_id), timeout, explain)

@@ -20,7 +20,7 @@ from django.db.models import QuerySet
 from dramatiq.errors import ActorNotFound
 from redis.exceptions import RedisError
 
-from jobs.brokers.state import forget_dead_letter
+from jobs.brokers.view import view
 from jobs.ledger import staff_actions
 from jobs.ledger.redaction import SealError, open_arguments
 from jobs.maintenance.relay import message_for
@@ -66,7 +66,7 @@ def retry(jobs: QuerySet[Job], *, operator: Any) -> Outcome:
         # again. Without the broker the retry is refused and the jobs stay failed.
         try:
             for job in Job.objects.filter(pk__in=ids).retryable().only("queue_name", "delivery_id"):
-                forget_dead_letter(job.queue_name, str(job.pk), job.delivery_id)
+                view().forget_dead_letter(job.queue_name, str(job.pk), job.delivery_id)
         except RedisError as error:
             outcome.add_problem(f"Broker unreachable, retry stopped: {error}")
             break

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
+import re
 import statistics
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
 import dramatiq
-from django.conf import settings
 from django.db import connection
 from django.db.models import (
     Aggregate,
@@ -29,12 +30,16 @@ from django.db.models import (
     QuerySet,
 )
 from django.db.models.functions import Trunc
+from django.template.loader import render_to_string
 from django.urls import get_script_prefix, reverse
 from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
 
 from jobs.brokers import state as broker_state
+from jobs.brokers.view import QueueState
+from jobs.ledger.known import known_actors
 from jobs.ledger.rollups import finished_per_hour, rolled_up_until
-from jobs.maintenance.ledger_check import OVERDUE
+from jobs.ledger.stuck import stuck
 from jobs.models import AlertIncident, Job, JobStatus
 
 #: Without PostgreSQL's percentile_cont, per-actor run and wait times come from at most this many
@@ -45,6 +50,43 @@ TIMING_SAMPLE = 5000
 EXACT_COUNT_CAP = 50_000
 #: Error groups shown.
 ERROR_GROUPS_SHOWN = 20
+
+
+@dataclass(frozen=True)
+class Section:
+    name: str
+    hash: str
+    html: SafeString
+
+
+SECTION_MARK = re.compile(r"<!--section:([\w-]+)-->")
+
+
+def sections(snapshot: Snapshot) -> list[Section]:
+    """The dashboard's body in sections, each with a hash of its HTML: a refresh sends only the
+    sections whose hash the page does not have (a quiet system: the workers' heartbeats)."""
+    html = render_to_string("admin/jobs/dashboard_body.html", {"snapshot": snapshot})
+    parts = SECTION_MARK.split(html)
+    found = []
+    for name, chunk in zip(parts[1::2], parts[2::2], strict=True):
+        text = chunk.strip()
+        digest = hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+        found.append(Section(name, digest, mark_safe(text)))  # noqa: S308  # our template's output
+    return found
+
+
+def changed_sections(snapshot: Snapshot, have: str) -> dict[str, Any]:
+    """The refresh's answer: the time, and the sections not among `have` ("name:hash,...")."""
+    held = dict(pair.split(":", 1) for pair in have.split(",") if ":" in pair)
+    return {
+        "at": snapshot.at.isoformat(),
+        "at_text": timezone.localtime(snapshot.at).strftime("%Y-%m-%d %H:%M:%S"),
+        "sections": {
+            section.name: {"hash": section.hash, "html": str(section.html)}
+            for section in sections(snapshot)
+            if held.get(section.name) != section.hash
+        },
+    }
 
 
 def job_list_url(**lookups: Any) -> str:
@@ -110,7 +152,7 @@ class ErrorGroup:
 class Snapshot:
     at: dt.datetime
     statuses: list[Number]
-    queues: list[tuple[broker_state.QueueState, str]]
+    queues: list[tuple[QueueState, str]]
     """Each queue's state, with the job list of its waiting jobs."""
     workers: list[broker_state.WorkerState]
     broker_error: str
@@ -124,7 +166,8 @@ class Snapshot:
 
 def snapshot() -> Snapshot:
     now = timezone.now()
-    queues: list[broker_state.QueueState] = []
+    minute = now.replace(second=0, microsecond=0)
+    queues: list[QueueState] = []
     workers: list[broker_state.WorkerState] = []
     broker_error = ""
     try:
@@ -139,8 +182,12 @@ def snapshot() -> Snapshot:
         ],
         workers=workers,
         broker_error=broker_error,
-        stuck=stuck_jobs(now, {w.broker_id for w in workers if w.alive}, not broker_error),
-        actors=actor_stats(now),
+        # Windows counted from the minute: their links (and so their sections) stay the same
+        # from one refresh to the next while nothing changes.
+        stuck=stuck_jobs(
+            minute, None if broker_error else {w.broker_id for w in workers if w.alive}
+        ),
+        actors=actor_stats(minute),
         error_groups=error_groups(),
         charts={
             "minutes": finished_series(now, "minute", dt.timedelta(hours=1)),
@@ -180,59 +227,18 @@ def planner_estimate(jobs: QuerySet[Job]) -> int | None:
     return int(plan[0]["Plan"]["Plan Rows"])
 
 
-def stuck_jobs(now: dt.datetime, alive: set[str], broker_known: bool) -> list[Number]:
-    """Jobs that look stuck, as the ledger check (jobs/maintenance/ledger_check.py) defines it."""
-    grace = now - dt.timedelta(seconds=settings.RELAY_GRACE_SECONDS)
-    overdue = now - OVERDUE
-    found = [
-        _number(
-            "Pending past the relay's grace (not reaching the broker)",
-            status__exact=JobStatus.PENDING,
-            enqueued_at__lt=grace,
-        ),
-        _number(
-            f"Queued for over {OVERDUE.seconds // 60} min",
-            status__exact=JobStatus.QUEUED,
-            sent_at__lt=overdue,
-        ),
-        _number(
-            f"Retry overdue by over {OVERDUE.seconds // 60} min",
-            status__exact=JobStatus.RETRYING,
-            next_eta__lt=overdue,
-        ),
-        _number(
-            f"Scheduled, overdue by over {OVERDUE.seconds // 60} min",
-            status__exact=JobStatus.SCHEDULED,
-            next_eta__lt=overdue,
-        ),
-    ]
-    if broker_known:
-        heartbeat = dt.timedelta(
-            milliseconds=getattr(dramatiq.get_broker(), "heartbeat_timeout", 0)
+def stuck_jobs(now: dt.datetime, alive: set[str] | None) -> list[Number]:
+    """Jobs that look stuck, as jobs/ledger/stuck.py defines it for the ledger check too (the
+    jobs running on a lost worker only while they exist)."""
+    numbers = []
+    for kind in stuck(now, alive, broker_state.worker_timeout()):
+        if kind.kind == "orphaned" and not kind.lookups["worker_id__in"]:
+            continue
+        count = kind.jobs().count()
+        numbers.append(
+            Number(kind.label, count, job_list_url(**kind.lookups), "warn" if count else "")
         )
-        lost_workers = set(
-            Job.objects.running()
-            .filter(started_at__lt=now - heartbeat)
-            .exclude(worker_id__in=alive)
-            .order_by()
-            .values_list("worker_id", flat=True)
-            .distinct()
-        )
-        if lost_workers:
-            found.append(
-                _number(
-                    "Running on a worker that stopped heart-beating",
-                    status__exact=JobStatus.RUNNING,
-                    started_at__lt=now - heartbeat,
-                    worker_id__in=lost_workers,
-                )
-            )
-    return found
-
-
-def _number(label: str, **lookups: Any) -> Number:
-    count = Job.objects.filter(**{k.removesuffix("__exact"): v for k, v in lookups.items()}).count()
-    return Number(label, count, job_list_url(**lookups), "warn" if count else "")
+    return numbers
 
 
 def finished_series(now: dt.datetime, unit: str, span: dt.timedelta) -> dict[str, Any]:
@@ -256,22 +262,29 @@ def finished_series(now: dt.datetime, unit: str, span: dt.timedelta) -> dict[str
             row = counts.setdefault(hour, {})
             for name, count in removed.items():
                 row[name] = row.get(name, 0) + count
-    series: dict[str, Any] = {"labels": [], "succeeded": [], "retried": [], "failed": []}
-    series["links"] = {"succeeded": [], "retried": [], "failed": []}
+    kinds: dict[str, dict[str, Any]] = {
+        "succeeded": {"status__exact": JobStatus.SUCCEEDED, "attempts__lte": 1},
+        "retried": {"status__exact": JobStatus.SUCCEEDED, "attempts__gt": 1},
+        "failed": {"status__exact": JobStatus.FAILED},
+    }
+    # A bar's jobs: its kind's list filtered to the bar's window, `bounds[i]` to `bounds[i+1]`
+    # (dashboard.js builds the link; ~700 whole URLs were most of each refresh's bytes).
+    series: dict[str, Any] = {
+        "labels": [],
+        "bounds": [],
+        "links": {name: job_list_url(**lookups) for name, lookups in kinds.items()},
+        **{name: [] for name in kinds},
+    }
     bucket = start
+    label_format = "%H:%M" if unit == "minute" else "%a %H:00"
     while bucket < end:
         row = counts.get(bucket, {})
-        label_format = "%H:%M" if unit == "minute" else "%a %H:00"
         series["labels"].append(bucket.astimezone(tz).strftime(label_format))
-        window = {"finished_at__gte": bucket, "finished_at__lt": bucket + step}
-        for name, lookups in (
-            ("succeeded", {"status__exact": JobStatus.SUCCEEDED, "attempts__lte": 1}),
-            ("retried", {"status__exact": JobStatus.SUCCEEDED, "attempts__gt": 1}),
-            ("failed", {"status__exact": JobStatus.FAILED}),
-        ):
+        series["bounds"].append(_url_value(bucket))
+        for name in kinds:
             series[name].append(row.get(name, 0))
-            series["links"][name].append(job_list_url(**window, **lookups))
         bucket += step
+    series["bounds"].append(_url_value(bucket))
     return series
 
 
@@ -309,7 +322,9 @@ def actor_stats(now: dt.datetime) -> list[ActorStats]:
     finished = Job.objects.filter(
         finished_at__gte=since, status__in=[JobStatus.SUCCEEDED, JobStatus.FAILED]
     )
-    stats = {name: ActorStats(name) for name in sorted(dramatiq.get_broker().actors)}
+    # Idle ones too: every actor the code registers and every one the ledger knows.
+    names = sorted({*dramatiq.get_broker().actors, *known_actors()})
+    stats = {name: ActorStats(name) for name in names}
     wait = ExpressionWrapper(F("first_started_at") - F("enqueued_at"), DurationField())
     in_database = connection.vendor == "postgresql"
     percentiles = (

@@ -14,14 +14,13 @@ import uuid
 from contextvars import ContextVar
 from typing import Any
 
-import dramatiq
 from django.contrib import admin
 from django.contrib.admin.utils import flatten_fieldsets
 from django.contrib.contenttypes.admin import GenericTabularInline
 from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html, format_html_join
@@ -30,9 +29,11 @@ from jobs.admin import dashboard
 from jobs.admin.actions import JobActionsMixin
 from jobs.admin.lookups import DeclaredLookupsOnly
 from jobs.admin.pagination import CappedCountPaginator, LimitedChangeList
+from jobs.ledger.history import timeline
+from jobs.ledger.known import known_actors, known_queues
 from jobs.ledger.redaction import hide_argument_values
 from jobs.ledger.results import shown_result
-from jobs.models import Job, JobEvent
+from jobs.models import Job, JobStatus
 
 
 def status_badge(job: Job) -> str:
@@ -43,6 +44,18 @@ def status_badge(job: Job) -> str:
 
 
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+#: A job id as pasted: whole, or its start as the list shows it (8 characters), dashes or not.
+ID_START = re.compile(r"[0-9a-f]{8,32}", re.I)
+
+
+def job_id_range(term: str) -> tuple[uuid.UUID, uuid.UUID] | None:
+    """The ids starting with `term` (at least the 8 characters the list shows), as a range of
+    the primary key: lowest and highest id with that start."""
+    digits = term.replace("-", "")
+    if not ID_START.fullmatch(digits):
+        return None
+    return uuid.UUID(digits.ljust(32, "0")), uuid.UUID(digits.ljust(32, "f"))
+
 
 #: Query parameters the changelist shows by itself (sidebar filters, search, order, page).
 SIDEBAR_PARAMS = frozenset(
@@ -88,13 +101,13 @@ def about_link(job: Job) -> str:
 
 
 class ActorFilter(admin.SimpleListFilter):
-    """Choices come from the actors this process knows, not a DISTINCT scan of the table."""
+    """Every actor the ledger knows (jobs/ledger/known.py), not only those this process imported."""
 
     title = "actor"
     parameter_name = "actor_name"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [(name, name) for name in sorted(dramatiq.get_broker().actors)]
+        return [(name, name) for name in known_actors()]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Job]) -> QuerySet[Job]:
         return queryset.filter(actor_name=self.value()) if self.value() else queryset
@@ -105,7 +118,7 @@ class QueueFilter(admin.SimpleListFilter):
     parameter_name = "queue_name"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [(name, name) for name in sorted(dramatiq.get_broker().get_declared_queues())]
+        return [(name, name) for name in known_queues()]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Job]) -> QuerySet[Job]:
         return queryset.filter(queue_name=self.value()) if self.value() else queryset
@@ -125,19 +138,6 @@ class ReadOnlyInlineMixin:
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return request.user.has_perm("jobs.view_job")
-
-
-class JobEventInline(ReadOnlyInlineMixin, admin.TabularInline[JobEvent, Job]):
-    """The job's history as one timeline table (auto-escaped template, no per-row headers)."""
-
-    model = JobEvent
-    template = "admin/jobs/job/timeline.html"
-    verbose_name_plural = "Timeline"
-    fields = ("at", "kind", "attempt", "worker", "operator", "eta", "message")
-    readonly_fields = fields
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[JobEvent]:
-        return super().get_queryset(request).select_related("operator", "job")
 
 
 class JobsAboutInline(ReadOnlyInlineMixin, GenericTabularInline):
@@ -171,17 +171,19 @@ class JobsAboutInline(ReadOnlyInlineMixin, GenericTabularInline):
 
 @admin.register(Job)
 class JobAdmin(DeclaredLookupsOnly, JobActionsMixin, admin.ModelAdmin[Job]):
+    # The error beside the status, what staff scan a list of failures for: at the end it fell
+    # off a 1280 px screen (tests/browser/test_operator_pages_in_a_browser.py).
     list_display = (
         "short_id",
         "status_display",
         "actor_name",
-        "queue_name",
+        "error_display",
         "attempts_display",
         "enqueued_at",
-        "next_eta",
         "duration_display",
         "about_display",
-        "error_display",
+        "queue_name",
+        "next_eta",
     )
     list_display_links = ("short_id",)
     list_filter = ("status", ActorFilter, QueueFilter, "enqueued_at")
@@ -195,8 +197,8 @@ class JobAdmin(DeclaredLookupsOnly, JobActionsMixin, admin.ModelAdmin[Job]):
     list_select_related = ("about_type",)
     search_fields = ("actor_name", "about_label")
     search_help_text = (
-        "Job id, actor, what it is about, or any text in its arguments "
-        "(an email address finds its jobs)."
+        "A job id (whole, or the 8 characters shown), a request id, an email address, an "
+        "actor, or a piece of an error message."
     )
     # Counting the whole table is a full scan at scale: counts stop at 10,000 (admin/pagination.py).
     show_full_result_count = False
@@ -204,7 +206,6 @@ class JobAdmin(DeclaredLookupsOnly, JobActionsMixin, admin.ModelAdmin[Job]):
     # Facet counts run one COUNT per filter choice on every page view.
     show_facets = admin.ShowFacets.NEVER
     list_per_page = 50
-    inlines = (JobEventInline,)
     fieldsets = (
         (
             None,
@@ -272,15 +273,19 @@ class JobAdmin(DeclaredLookupsOnly, JobActionsMixin, admin.ModelAdmin[Job]):
     def dashboard_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_view_permission(request):
             raise PermissionDenied
-        partial = request.GET.get("partial") == "1"
+        snapshot = dashboard.snapshot()
+        if request.GET.get("partial") == "1":
+            # A refresh: the sections that changed since the page's (jobs/admin/dashboard.py).
+            answer = dashboard.changed_sections(snapshot, request.GET.get("have", "")[:2000])
+            return JsonResponse(answer)
         context = {
-            **({} if partial else self.admin_site.each_context(request)),
+            **self.admin_site.each_context(request),
             "title": "Job dashboard",
             "opts": Job._meta,
-            "snapshot": dashboard.snapshot(),
+            "snapshot": snapshot,
+            "sections": dashboard.sections(snapshot),
         }
-        template = "admin/jobs/dashboard_body.html" if partial else "admin/jobs/dashboard.html"
-        return TemplateResponse(request, template, context)
+        return TemplateResponse(request, "admin/jobs/dashboard.html", context)
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[LimitedChangeList]:
         return LimitedChangeList
@@ -300,31 +305,47 @@ class JobAdmin(DeclaredLookupsOnly, JobActionsMixin, admin.ModelAdmin[Job]):
         if job is not None:
             context["job_actions"] = self.job_actions(request, job)
             context["can_delete_job"] = self.has_delete_permission(request, job)
+            viewer.set(request)  # the timeline's errors, as this staff member may read them
+            context["timeline"] = timeline(job)
         return super().change_view(request, object_id, form_url, context)
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Job], search_term: str
     ) -> tuple[QuerySet[Job], bool]:
+        """What staff paste, each through an index at any size (docs/PERFORMANCE.md): a job id
+        whole or as the list shows it (its first 8 characters), a request id from a log line,
+        an email (the job's subject), an argument's value (for who may see them), an error
+        message's
+        text (PostgreSQL: a trigram index, migration 0018; without the payload permission, the
+        error groups of failed jobs), an actor's name."""
         term = search_term.strip()
         if not term:
             return queryset, False
-        try:
-            # A job id, or a request id from a log line (both are hex UUIDs).
-            return queryset.filter(Q(pk=uuid.UUID(term)) | Q(request_id=term)), False
-        except ValueError:
-            pass
         payload = can_view_payload(request)  # searching arguments would reveal them otherwise
-        if EMAIL.fullmatch(term) and connection.vendor == "postgresql":
-            # Indexed at any size: the about label exactly (emails are stored lowercased), and
-            # arguments holding exactly this string (GIN index, migration 0003).
-            matches = Q(about_label=term.lower()) | Q(about_label=term)
+        matches = Q(request_id=term)
+        if id_range := job_id_range(term):
+            matches |= Q(pk__gte=id_range[0], pk__lte=id_range[1])
+        if EMAIL.fullmatch(term):
+            # Emails are stored lowercased in the subject.
+            matches |= Q(about_label=term.lower()) | Q(about_label=term)
+        postgres = connection.vendor == "postgresql"
+        if payload and postgres:
+            # An argument equal to the term (GIN containment, migration 0003).
+            matches |= Q(args__contains=[term]) | Q(args__contains=[term.lower()])
+        actors = [name for name in known_actors() if term.lower() in name.lower()]
+        if actors:
+            matches |= Q(actor_name__in=actors)
+        if len(term) >= 3 and payload:
+            matches |= ~Q(last_error="") & Q(last_error__icontains=term)
+        elif len(term) >= 3:
+            # Error texts can hold argument values this user may not see: their groups do not
+            # (values replaced by placeholders), and only failed jobs have one.
+            matches |= Q(status=JobStatus.FAILED) & Q(error_group__icontains=term)
+        if not postgres:
+            # The embedded default's sizes: substring matches of subject and arguments, too.
+            matches |= Q(about_label__icontains=term)
             if payload:
-                matches |= Q(args__contains=[term]) | Q(args__contains=[term.lower()])
-            return queryset.filter(matches), False
-        # Substring search: a scan of the table, fine for the embedded default's sizes.
-        matches = Q(actor_name__icontains=term) | Q(about_label__icontains=term)
-        if payload:
-            matches |= Q(args__icontains=term) | Q(kwargs__icontains=term)
+                matches |= Q(args__icontains=term) | Q(kwargs__icontains=term)
         return queryset.filter(matches), False
 
     @admin.display(description="job", ordering="id")

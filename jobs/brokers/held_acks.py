@@ -32,3 +32,16 @@ class HoldsAcks:
     def take_hold(self, message: object) -> AckHold | None:
         with self._holds_lock:
             return self._holds.pop(id(message), None)
+
+
+class AckTogether:
+    """An ack the broker can send together with others of the same `together_key` (one round
+    trip for many messages); called alone, it acks its one message."""
+
+    together_key: object = None
+
+    def __call__(self) -> None:
+        raise NotImplementedError
+
+    def ack_all(self, acks: list[AckTogether]) -> None:
+        raise NotImplementedError

@@ -3,7 +3,8 @@
 Dramatiq's worker looks an actor up as soon as a message arrives, before any middleware hook:
 an actor its process did not declare at start (a Django task defined outside any tasks.py) is
 dead-lettered unrun. The project's brokers ask their middleware first: one that subclasses
-`DeclaresActorsOnDemand` may declare it (jobs/tasks_backend.py `ImportTasks` imports the task).
+`DeclaresActorsOnDemand` may declare it (jobs/tasks_framework/backend.py `ImportTasks` imports
+the task).
 """
 
 from __future__ import annotations

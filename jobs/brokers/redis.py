@@ -20,13 +20,15 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import redis
 from dramatiq import Message
 from dramatiq.brokers import redis as dramatiq_redis
 from dramatiq.common import current_millis
-from dramatiq.errors import DecodeError
+from dramatiq.errors import ConnectionClosed, DecodeError
 
-from jobs.brokers.held_acks import HoldsAcks
+from jobs.brokers.held_acks import AckTogether, HoldsAcks
 from jobs.brokers.on_demand import FindsActorsOnDemand
+from jobs.brokers.redis_view import RedisView
 from jobs.models import Job
 
 logger = logging.getLogger(__name__)
@@ -41,22 +43,23 @@ class PoisonTolerantConsumer(dramatiq_redis._RedisConsumer):
                 self.set_aside(error.data, error.error)
 
     def ack(self, message: Any) -> None:
-        self._after_ledger_write(message, super().ack)
+        self._after_ledger_write(message, "ack")
 
     def nack(self, message: Any) -> None:
-        self._after_ledger_write(message, super().nack)
+        self._after_ledger_write(message, "nack")
 
-    def _after_ledger_write(self, message: Any, ack: Callable[[Any], None]) -> None:
+    def _after_ledger_write(self, message: Any, command: str) -> None:
         """Ack now, or once the job's ledger write is committed (jobs/worker/acks.py)."""
+        ack = _HeldAck(self, message, command)
         hold = self.broker.take_hold(message)
         if hold is None:
-            ack(message)
+            ack()
             return
         # Done with here: the prefetch may replace it now (Dramatiq's consumer fetches nothing,
         # and backs off, while fetched-but-unacked messages fill it). Until its ack the message
         # stays in Redis's set of this worker's unacked messages, recovered if the worker dies.
         self.queued_message_ids.discard(message.message_id)
-        hold.then(lambda: ack(message))
+        hold.then(ack)
 
     def set_aside(self, data: bytes, error: BaseException) -> None:
         """Move an undecodable payload out of the queue and record it (rare: may scan a set)."""
@@ -87,9 +90,37 @@ class PoisonTolerantConsumer(dramatiq_redis._RedisConsumer):
             logger.exception("Could not record the undecodable message in the ledger.")
 
 
-class RedisBroker(FindsActorsOnDemand, HoldsAcks, dramatiq_redis.RedisBroker):
+class _HeldAck(AckTogether):
+    """A message's ack (or nack) by its consumer; many of one broker's go in one pipeline."""
+
+    def __init__(self, consumer: PoisonTolerantConsumer, message: Any, command: str) -> None:
+        self.consumer, self.message, self.command = consumer, message, command
+        self.together_key = consumer.broker
+
+    def __call__(self) -> None:
+        consumer = dramatiq_redis._RedisConsumer
+        single = consumer.ack if self.command == "ack" else consumer.nack
+        single(self.consumer, self.message)  # type: ignore[no-untyped-call]
+
+    def ack_all(self, acks: list[AckTogether]) -> None:
+        """Dramatiq's ack script for each message, in one Redis round trip."""
+        broker = self.consumer.broker
+        pipeline = broker.client.pipeline(transaction=False)
+        for ack in acks:
+            if not isinstance(ack, _HeldAck):
+                raise TypeError(f"not a Redis ack: {ack!r}")
+            redis_id = ack.message.options["redis_message_id"]
+            getattr(broker, f"do_{ack.command}")(ack.consumer.queue_name, redis_id, client=pipeline)
+        try:
+            pipeline.execute()
+        except redis.ConnectionError as error:
+            raise ConnectionClosed(error) from None  # type: ignore[no-untyped-call]
+
+
+class RedisBroker(FindsActorsOnDemand, HoldsAcks, RedisView, dramatiq_redis.RedisBroker):
     """Dramatiq's Redis broker whose consumers ack a message whose ledger write is pending once
-    it is committed, set poison messages aside, and force maintenance periodically."""
+    it is committed, set poison messages aside, and force maintenance periodically; it answers
+    the ledger's questions from its keys (jobs/brokers/redis_view.py)."""
 
     def __init__(self, *, maintenance_interval: float = 5.0, **options: Any) -> None:
         super().__init__(**options)

@@ -3,6 +3,7 @@ are loaded)."""
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import dramatiq
@@ -30,3 +31,13 @@ def install_broker() -> None:
     """Make the project's broker, and its encoder that seals secret arguments, Dramatiq's own."""
     dramatiq.set_encoder(SealingEncoder())
     dramatiq.set_broker(build_broker())
+
+
+def import_actor_modules() -> None:
+    """Import every module the workers import for their actors (each app's `tasks`), skipping
+    DRAMATIQ_IGNORED_MODULES as `rundramatiq` does: a web process needs an actor it has not
+    imported yet (a schedule's run now). Django's autodiscover_modules("tasks") also imported
+    django-dramatiq's own, registering its unused `delete_old_tasks` actor."""
+    from django_dramatiq.management.commands.rundramatiq import Command
+
+    Command(stdout=io.StringIO()).discover_tasks_modules()

@@ -1,12 +1,13 @@
 """The ledger's hot transitions (claim, success, sent) for a batch of jobs, all in one go.
 
-Their only definition (a conditional UPDATE that cannot move a job backwards, plus its event,
-atomically), as set-based SQL because they run for every job (docs/PERFORMANCE.md); a single
-job is a batch of one (jobs/ledger/transitions.py). On PostgreSQL a whole batch is one
-statement (UPDATEs and event INSERTs in data-modifying CTEs: atomic on its own, one round trip,
-one commit); on SQLite it is an UPDATE ... RETURNING and an INSERT per kind, in one
-transaction. A job appears at most
-once per batch (the writer guarantees it), so rows of one batch never interact.
+Their only definition (a conditional UPDATE that cannot move a job backwards, plus the event
+rows it needs, atomically: a transition that moved the job is a fact of its row and stores no
+event row, jobs/ledger/history.py), as set-based SQL because they run for every job
+(docs/PERFORMANCE.md); a single job is a batch of one (jobs/ledger/transitions.py). On
+PostgreSQL a whole batch is one statement (UPDATEs and event INSERTs in data-modifying CTEs:
+atomic on its own, one round trip, one commit); on SQLite it is an UPDATE ... RETURNING and an
+INSERT per kind, in one transaction. A job appears at most once per batch (the writer
+guarantees it), so rows of one batch never interact.
 
 Values travel as parameters, prepared by the model fields themselves (UUIDs, datetimes,
 durations and JSON differ between the two databases); table and column names come from the
@@ -66,10 +67,9 @@ class BatchOutcome:
     claimed: set[uuid.UUID] = field(default_factory=set)
     """Jobs whose claim won; the others need the caller's slow path (or are refused)."""
     moved: set[uuid.UUID] = field(default_factory=set)
-    """Jobs a success moved to `succeeded`; its event is written for all of them."""
+    """Jobs a success moved to `succeeded`; the others get a `succeeded` event row."""
     sent: set[uuid.UUID] = field(default_factory=set)
-    """Pending jobs a send moved to `queued` (`scheduled` with a due time); its event is
-    written for all of them."""
+    """Pending jobs a send moved to `queued` (`scheduled` with a due time)."""
     at: dt.datetime = field(default_factory=timezone.now)
     """The batch's time: when its claims started and its successes ended."""
 
@@ -100,7 +100,7 @@ def write_batch(
         at = prep.datetime(now)
         parts: list[_Rows] = []
         if claims:
-            parts.append(_claims(prep, claims, worker_id=worker_id, now=now, at=at))
+            parts.append(_claims(prep, claims, worker_id=worker_id, at=at))
         if successes:
             parts.append(_successes(prep, successes, now=now, at=at))
         if sends:
@@ -142,14 +142,14 @@ class _Sql:
     which: str  # the BatchOutcome set its ids go to
     values: str  # `name (columns) AS (rows)`: see _Prep.rows
     update: str  # UPDATE ... FROM name ... RETURNING id, ...
-    event_select: str  # PostgreSQL: the events' rows, as a SELECT
+    event_select: str  # PostgreSQL: the rows of the events stored, as a SELECT ("": none)
 
     @property
     def ctes(self) -> str:
-        return (
-            f"{self.values}, {self.which} AS ({self.update}), "
-            f"{self.which}_events AS ({_EVENTS_INSERT} {self.event_select})"
-        )
+        ctes = f"{self.values}, {self.which} AS ({self.update})"
+        if self.event_select:
+            ctes += f", {self.which}_events AS ({_EVENTS_INSERT} {self.event_select})"
+        return ctes
 
     @property
     def select(self) -> str:
@@ -214,7 +214,8 @@ def _sql(which: str, rows: str, *, postgres: bool) -> _Sql:
                   AND {table}.attempts <= c.retries
                 RETURNING {table}.id, {table}.attempts, {table}.worker
             """,  # noqa: S608 (names from the models, values as parameters)
-            event_select="SELECT id, %s, %s, attempts, worker, '', '', '', NULL FROM claimed",
+            # A claim won is a fact of the row (jobs/ledger/history.py): no event row.
+            event_select="",
         )
     if which == "moved":
         return _Sql(
@@ -229,28 +230,41 @@ def _sql(which: str, rows: str, *, postgres: bool) -> _Sql:
                   AND {table}.attempts = s.attempt
                 RETURNING {table}.id
             """,  # noqa: S608 (names from the models, values as parameters)
-            # The event is written whether or not the job moved (as mark_succeeded does).
-            event_select="SELECT id, %s, %s, attempt, worker, '', '', '', NULL FROM s",
+            # A success that moved the job is a fact of its row (jobs/ledger/history.py); one
+            # that came too late (the job moved on meanwhile) is kept as an event row.
+            event_select=(
+                "SELECT id, %s, %s, attempt, worker, '', '', '', NULL FROM s"
+                " WHERE s.id NOT IN (SELECT id FROM moved)"
+            ),
         )
     return _Sql(
         which,
         values=f"q (id, at, eta, kind, note) AS {rows}",
+        # A plain send whose record a worker's claim overtook (the job is running or done
+        # already) still fills `sent_at`: the send came first all the same (about 8 % of jobs
+        # had none before). Only a pending job moves to queued or scheduled.
         update=f"""
             UPDATE {table} SET
-                status = CASE WHEN q.eta IS NULL THEN %s ELSE %s END, sent_at = q.at,
-                next_eta = q.eta, relay_lease_until = NULL
+                status = CASE WHEN ({table}.status || '') <> %s THEN {table}.status
+                              WHEN q.eta IS NULL THEN %s ELSE %s END,
+                next_eta = CASE WHEN ({table}.status || '') <> %s THEN {table}.next_eta
+                                ELSE q.eta END,
+                sent_at = q.at, relay_lease_until = NULL
             FROM q
-            WHERE {table}.id = q.id{probe("q")} AND ({table}.status || '') = %s
+            WHERE {table}.id = q.id{probe("q")} AND (({table}.status || '') = %s
+              OR ({table}.sent_at IS NULL AND q.eta IS NULL AND q.kind = %s AND q.note = ''))
             RETURNING {table}.id
         """,  # noqa: S608 (names from the models, values as parameters)
-        # The event is written even if a worker claimed the job first: the send came before.
-        event_select="SELECT id, kind, at, 0, '', '', note, '', eta FROM q",
+        # A plain send is a fact of its row (`sent_at`); one with a due time, a note or another
+        # kind, or one that found `sent_at` already set, is kept as an event row.
+        event_select=(
+            "SELECT id, kind, at, 0, '', '', note, '', eta FROM q WHERE q.eta IS NOT NULL"
+            " OR q.kind <> %s OR q.note <> '' OR q.id NOT IN (SELECT id FROM sent)"
+        ),
     )
 
 
-def _claims(
-    prep: _Prep, claims: Sequence[ClaimRequest], *, worker_id: str, now: dt.datetime, at: Any
-) -> _Rows:
+def _claims(prep: _Prep, claims: Sequence[ClaimRequest], *, worker_id: str, at: Any) -> _Rows:
     rows, params = prep.rows(
         [(r.job_id, r.retries, r.worker, r.delivery_id) for r in claims], _CLAIM_TYPES
     )
@@ -258,11 +272,8 @@ def _claims(
         _sql("claimed", rows, postgres=prep.postgres),
         values_params=params,
         update_params=[JobStatus.RUNNING, at, at, worker_id, *_UNFINISHED],
-        event_params=[EventKind.STARTED, at],
-        events=lambda rows: [
-            (job_id, EventKind.STARTED, now, attempts, worker, "", None)
-            for job_id, attempts, worker in rows
-        ],
+        event_params=[],
+        events=lambda rows: [],
     )
 
 
@@ -279,7 +290,8 @@ def _successes(
         update_params=[JobStatus.SUCCEEDED, at, JobStatus.RUNNING],
         event_params=[EventKind.SUCCEEDED, at],
         events=lambda rows: [
-            (r.job_id, EventKind.SUCCEEDED, now, r.attempt, r.worker, "", None) for r in successes
+            (r.job_id, EventKind.SUCCEEDED, now, r.attempt, r.worker, "", None)
+            for r in _not_in(successes, prep.uuids(rows))
         ],
     )
 
@@ -289,15 +301,38 @@ def _sends(prep: _Prep, sends: Sequence[SentRequest]) -> _Rows:
     return _Rows(
         _sql("sent", rows, postgres=prep.postgres),
         values_params=params,
-        update_params=[JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.PENDING],
-        event_params=[],
-        events=lambda rows: [(r.job_id, r.kind, r.at, 0, "", r.note, r.eta) for r in sends],
+        update_params=[
+            JobStatus.PENDING,
+            JobStatus.QUEUED,
+            JobStatus.SCHEDULED,
+            JobStatus.PENDING,
+            JobStatus.PENDING,
+            EventKind.QUEUED,
+        ],
+        event_params=[EventKind.QUEUED],
+        events=lambda rows: (
+            [
+                (r.job_id, r.kind, r.at, 0, "", r.note, r.eta)
+                for r in sends
+                if r.eta is not None or r.kind != EventKind.QUEUED or r.note
+            ]
+            + [
+                (r.job_id, r.kind, r.at, 0, "", r.note, r.eta)
+                for r in _not_in(sends, prep.uuids(rows))
+                if r.eta is None and r.kind == EventKind.QUEUED and not r.note
+            ]
+        ),
     )
+
+
+def _not_in(requests: Sequence[Any], moved: set[uuid.UUID]) -> list[Any]:
+    """The requests whose job did not move (SQLite: from the UPDATE's RETURNING)."""
+    return [r for r in requests if r.job_id not in moved]
 
 
 #: The writer connection's settings: its one generic plan per statement must probe each job by
 #: primary key whatever the statistics say when it is made (docs/PERFORMANCE.md, "The trap";
-#: tests/jobs/test_batch_plans.py).
+#: tests/jobs/test_batch_sql.py).
 _WRITER_SESSION = (
     "SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off;"
     " SET enable_bitmapscan = off; SET enable_hashjoin = off; SET enable_mergejoin = off"
@@ -398,6 +433,10 @@ class _Prep:
 
     def datetime(self, value: dt.datetime) -> Any:
         return self.connection.ops.adapt_datetimefield_value(value)
+
+    def uuids(self, rows: list[tuple[Any, ...]]) -> set[uuid.UUID]:
+        """The job ids of rows RETURNING them first."""
+        return {self.uuid(row[0]) for row in rows}
 
     def uuid(self, value: Any) -> uuid.UUID:
         return value if isinstance(value, uuid.UUID) else uuid.UUID(value)

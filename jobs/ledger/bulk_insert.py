@@ -14,12 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from django.db import connections, models
-
-#: Parent ids per INSERT ... SELECT: well under SQLite's limit of bound parameters.
-CHUNK = 500
 
 #: How a field's value is prepared (`_values`): through the field, or as it is when it is
 #: plain text of a plain text field, or None of a nullable field (Django sends those unchanged).
@@ -75,52 +72,6 @@ def insert_many(objs: Sequence[models.Model], using: str = "default") -> None:
                     copy.write_row(row)
             return
         cursor.executemany(statement.insert, rows)
-
-
-def insert_for_each(
-    model: type[models.Model],
-    *,
-    parent: str,
-    parent_ids: Sequence[Any],
-    values: dict[str, Any],
-    from_parent: dict[str, str] | None = None,
-    using: str = "default",
-) -> None:
-    """Insert one `model` row per id in `parent_ids`, `parent` being its foreign key to them:
-    `values` for the named fields, the parent row's field for those in `from_parent` (field
-    name -> parent's field name), every other field its default. One INSERT ... SELECT per
-    CHUNK ids, without a model instance per row (the events of a bulk enqueue)."""
-    connection = connections[using]
-    quote = connection.ops.quote_name
-    statement = _statement(model, connection)
-    foreign_key = cast("models.ForeignKey[Any, Any]", model._meta.get_field(parent))
-    parent_meta = foreign_key.related_model._meta
-    copied = {
-        name: str(cast("models.Field[Any, Any]", parent_meta.get_field(source)).column)
-        for name, source in (from_parent or {}).items()
-    }
-    selected: list[str] = []
-    params: list[Any] = []
-    for field, _ in statement.plan:
-        if field.name == parent:
-            selected.append(quote(str(foreign_key.target_field.column)))
-        elif field.name in copied:
-            selected.append(quote(copied[field.name]))
-        else:
-            value = values[field.name] if field.name in values else field.get_default()
-            selected.append("%s")
-            params.append(field.get_db_prep_save(value, connection))
-    pk = parent_meta.pk
-    ids = [pk.get_db_prep_value(i, connection) for i in parent_ids]
-    head = (
-        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(statement.columns)}) "  # noqa: S608
-        f"SELECT {', '.join(selected)} FROM {quote(parent_meta.db_table)} "
-        f"WHERE {quote(str(pk.column))} IN "
-    )
-    with connection.cursor() as cursor:
-        for start in range(0, len(ids), CHUNK):
-            chunk = ids[start : start + CHUNK]
-            cursor.execute(f"{head}({', '.join(['%s'] * len(chunk))})", [*params, *chunk])
 
 
 def _values(obj: models.Model, plan: tuple[tuple[Any, int], ...], connection: Any) -> list[Any]:

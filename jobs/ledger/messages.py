@@ -16,6 +16,14 @@ AnyMessage = Message[Any] | MessageProxy
 
 #: Message option: the ledger records this send itself (jobs.outbox.send), not after_enqueue.
 RECORDED_OPTION = "offload_recorded"
+#: Message option: the id of the web request that enqueued the job (the job row has it too), so
+#: the worker's log lines of its attempts carry it (jobs/logs/context.py).
+REQUEST_OPTION = "offload_request_id"
+
+
+def recorded_options(request_id: str) -> dict[str, Any]:
+    """The options of a message whose job the ledger recorded (and whose send it records)."""
+    return {RECORDED_OPTION: True, **({REQUEST_OPTION: request_id} if request_id else {})}
 
 
 #: Message option: the broker's id of this send, kept by a crash redelivery, new on every

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from jobs.ledger import rollups
+from jobs.ledger.history import append, keep_row_events
 from jobs.models import UNDECODABLE_ACTOR, EventKind, Job, JobEvent, JobStatus
 
 
@@ -30,6 +31,7 @@ def retry_failed(ids: Iterable[uuid.UUID], *, operator: Any) -> list[Job]:
             .exclude(actor_name=UNDECODABLE_ACTOR)
         )
         rollups.keep_counts_of((job.pk for job in jobs), deleted=False)
+        keep_row_events(job.pk for job in jobs)  # the attempts' starts and the send, kept
         Job.objects.filter(pk__in=[job.pk for job in jobs]).update(
             status=JobStatus.PENDING,
             attempts=0,
@@ -41,7 +43,7 @@ def retry_failed(ids: Iterable[uuid.UUID], *, operator: Any) -> list[Job]:
             # takes over if that send fails.
             relay_lease_until=now + dt.timedelta(seconds=settings.RELAY_GRACE_SECONDS),
         )
-        JobEvent.objects.bulk_create(
+        append(
             JobEvent(
                 job_id=job.pk,
                 kind=EventKind.RETRIED,
@@ -70,7 +72,7 @@ def cancel(ids: Iterable[uuid.UUID], *, operator: Any) -> int:
         Job.objects.filter(pk__in=[pk for pk, _ in cancelled]).update(
             status=JobStatus.CANCELLED, finished_at=now, next_eta=None, relay_lease_until=None
         )
-        JobEvent.objects.bulk_create(
+        append(
             JobEvent(
                 job_id=pk,
                 kind=EventKind.CANCELLED,
@@ -90,12 +92,13 @@ def run_now(ids: Iterable[uuid.UUID], *, operator: Any) -> list[Job]:
     now = timezone.now()
     with transaction.atomic():
         jobs = list(Job.objects.select_for_update().filter(pk__in=ids).scheduled())
+        keep_row_events(job.pk for job in jobs)  # the first send, before the one now
         Job.objects.filter(pk__in=[job.pk for job in jobs]).update(
             status=JobStatus.PENDING,
             next_eta=None,
             relay_lease_until=now + dt.timedelta(seconds=settings.RELAY_GRACE_SECONDS),
         )
-        JobEvent.objects.bulk_create(
+        append(
             JobEvent(
                 job=job,
                 kind=EventKind.RUN_NOW,
@@ -124,9 +127,13 @@ def delete_finished(ids: Iterable[uuid.UUID]) -> list[Job]:
 
 
 def record_copied(original: Job, copy: Job, *, operator: Any) -> None:
-    JobEvent.objects.create(
-        job=original,
-        kind=EventKind.COPIED,
-        operator=operator,
-        message=f"Run again as new job {copy.pk} by {operator}.",
+    append(
+        [
+            JobEvent(
+                job=original,
+                kind=EventKind.COPIED,
+                operator=operator,
+                message=f"Run again as new job {copy.pk} by {operator}.",
+            )
+        ]
     )

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from jobs.ledger.batch_sql import write_batch
 from jobs.ledger.error_groups import error_group
+from jobs.ledger.history import append, keep_row_events
 from jobs.ledger.redaction import hide_argument_values
 from jobs.ledger.requests import ClaimRequest, SentRequest, SuccessRequest
 from jobs.models import (
@@ -55,8 +56,8 @@ def claim(
 def mark_succeeded(
     job_id: uuid.UUID, *, attempt: int, started_at: dt.datetime, worker: str, result: Any = None
 ) -> bool:
-    """Attempt `attempt` succeeded: `succeeded` if it is still the running one. The event is
-    written either way."""
+    """Attempt `attempt` succeeded: `succeeded` if it is still the running one (the row then
+    holds the event), else a `succeeded` event row says the attempt ended so."""
     request = SuccessRequest(job_id, attempt, started_at, worker, result)
     outcome = write_batch([], [request], worker_id="", prepared=False)
     return job_id in outcome.moved
@@ -73,8 +74,9 @@ def mark_sent(
     """The broker accepted the message (sent at `at`). Only a pending job moves to queued
     (scheduled, with an `eta`).
 
-    The event is written even when a worker already claimed the job (it can be faster than
-    this write): the send happened, at `at`, before the claim.
+    A plain send is held by its row (`sent_at`), also when a worker claimed the job first (it
+    can be faster than this write); a send with a due time or a note, or one that finds
+    `sent_at` set, is an event row. True if the row now holds it.
     """
     request = SentRequest(job_id, at, eta, kind, note)
     outcome = write_batch([], [], [request], worker_id="", prepared=False)
@@ -87,14 +89,21 @@ def mark_sent_many(job_ids: list[uuid.UUID], *, at: dt.datetime, note: str) -> N
     write_batch([], [], requests, worker_id="", prepared=False)
 
 
+def mark_send_failed(job_ids: list[uuid.UUID], *, at: dt.datetime) -> None:
+    """Their send failed (the broker was unreachable): the relay may send them from `at` on,
+    without the grace that covers a web process still sending (Job.relay_lease_until)."""
+    Job.objects.pending().filter(pk__in=job_ids).update(relay_lease_until=at)
+
+
 def reclaim_after_worker_lost(
     job_id: uuid.UUID, *, retries: int, worker: str, worker_id: str, delivery_id: str
-) -> tuple[int, dt.datetime] | None:
+) -> tuple[int, dt.datetime] | str | None:
     """Re-run an attempt whose worker died, if this is the broker redelivering it.
 
     A redelivery carries the same broker delivery id as the running attempt; the broker only
     sends it again once that worker's heartbeat has expired. After MAX_LOST_DELIVERIES losses
-    the job is failed instead. Returns (attempt, started_at) to re-run, or None.
+    the job is failed instead. Returns (attempt, started_at) to re-run, the reason if it failed
+    the job, or None (not a redelivery of the running attempt).
     """
     if not delivery_id:
         return None
@@ -102,28 +111,28 @@ def reclaim_after_worker_lost(
     attempt = retries + 1
     with transaction.atomic():
         lost = (
-            Job.objects.select_for_update()
-            .filter(
-                pk=job_id,
-                status=JobStatus.RUNNING,
-                attempts=attempt,
-                delivery_id=delivery_id,
-            )
+            _running_attempt(job_id, attempt)
+            .select_for_update()
+            .filter(delivery_id=delivery_id)
             .first()
         )
         if lost is None:
             return None
         losses = lost.lost_deliveries + 1
-        JobEvent.objects.create(
-            job_id=job_id,
-            kind=EventKind.WORKER_LOST,
-            at=now,
-            attempt=attempt,
-            worker=lost.worker,
-            message=(
-                f"Worker {lost.worker} stopped during attempt {attempt} "
-                f"(loss {losses} of at most {MAX_LOST_DELIVERIES})."
-            ),
+        append(
+            [
+                JobEvent(
+                    job_id=job_id,
+                    kind=EventKind.WORKER_LOST,
+                    at=now,
+                    attempt=attempt,
+                    worker=lost.worker,
+                    message=(
+                        f"Worker {lost.worker} stopped during attempt {attempt} "
+                        f"(loss {losses} of at most {MAX_LOST_DELIVERIES})."
+                    ),
+                )
+            ]
         )
         if losses >= MAX_LOST_DELIVERIES:
             reason = (
@@ -138,12 +147,10 @@ def reclaim_after_worker_lost(
                 attempt=attempt,
                 lost_deliveries=losses,
             )
-            return None
+            return f"{WORKER_LOST_ERROR}: {reason}"
+        keep_row_events([job_id])  # the lost start, before the row holds the new one
         Job.objects.filter(pk=job_id).update(
             lost_deliveries=losses, started_at=now, worker=worker, worker_id=worker_id
-        )
-        JobEvent.objects.create(
-            job_id=job_id, kind=EventKind.STARTED, at=now, attempt=attempt, worker=worker
         )
     return attempt, now
 
@@ -185,6 +192,7 @@ def mark_attempt_failed(
         "error_group": error_group(name, grouped),
     }
     with transaction.atomic():
+        keep_row_events([job_id])  # this attempt's start, before the next claim's overwrites it
         if final:
             moved = _running_attempt(job_id, attempt).update(
                 status=JobStatus.FAILED,
@@ -197,16 +205,20 @@ def mark_attempt_failed(
             moved = _running_attempt(job_id, attempt).update(
                 status=JobStatus.RETRYING, next_eta=eta, **error
             )
-        JobEvent.objects.create(
-            job_id=job_id,
-            kind=EventKind.FAILED if final else EventKind.ATTEMPT_FAILED,
-            at=now,
-            attempt=attempt,
-            worker=worker,
-            exception_type=exception_type,
-            message=message,
-            traceback=traceback,
-            eta=None if final else eta,
+        append(
+            [
+                JobEvent(
+                    job_id=job_id,
+                    kind=EventKind.FAILED if final else EventKind.ATTEMPT_FAILED,
+                    at=now,
+                    attempt=attempt,
+                    worker=worker,
+                    exception_type=exception_type,
+                    message=message,
+                    traceback=traceback,
+                    eta=None if final else eta,
+                )
+            ]
         )
     return bool(moved)
 
@@ -216,13 +228,17 @@ def mark_skipped(job_id: uuid.UUID, *, attempt: int, worker: str, reason: str) -
     now = timezone.now()
     with transaction.atomic():
         moved = _running_attempt(job_id, attempt).update(status=JobStatus.SKIPPED, finished_at=now)
-        JobEvent.objects.create(
-            job_id=job_id,
-            kind=EventKind.SKIPPED,
-            at=now,
-            attempt=attempt,
-            worker=worker,
-            message=reason,
+        append(
+            [
+                JobEvent(
+                    job_id=job_id,
+                    kind=EventKind.SKIPPED,
+                    at=now,
+                    attempt=attempt,
+                    worker=worker,
+                    message=reason,
+                )
+            ]
         )
     return bool(moved)
 
@@ -249,8 +265,8 @@ def mark_lost(job_id: uuid.UUID, *, attempt: int, reason: str) -> bool:
             attempt=attempt,
         ):
             return False
-        JobEvent.objects.create(
-            job_id=job_id, kind=EventKind.WORKER_LOST, attempt=attempt, message=reason
+        append(
+            [JobEvent(job_id=job_id, kind=EventKind.WORKER_LOST, attempt=attempt, message=reason)]
         )
     return True
 
@@ -278,16 +294,22 @@ def _fail(
         **fields,
     )
     if moved:
-        JobEvent.objects.create(
-            job_id=job_id,
-            kind=EventKind.FAILED,
-            attempt=attempt,
-            exception_type=error_type,
-            message=reason,
+        append(
+            [
+                JobEvent(
+                    job_id=job_id,
+                    kind=EventKind.FAILED,
+                    attempt=attempt,
+                    exception_type=error_type,
+                    message=reason,
+                )
+            ]
         )
     return bool(moved)
 
 
 def _running_attempt(job_id: uuid.UUID, attempt: int) -> JobQuerySet:
+    """The guard of every transition that ends or re-runs an attempt (the batch SQL's success
+    spells the same in SQL): the job is running this very attempt."""
     running: JobQuerySet = Job.objects.filter(pk=job_id, status=JobStatus.RUNNING, attempts=attempt)
     return running

@@ -12,7 +12,7 @@ whose records nobody waits for, writes at most once per `linger` (SENT_LINGER) u
 gather the sends of many requests into one transaction: each transaction is one more the
 requests' own could collide with.
 
-Guarantees (tests/jobs/test_ledger_writer.py):
+Guarantees (tests/jobs/test_writer.py):
 - Order: one thread writes every batch, in arrival order, and a batch holds at most one write
   per job (a second one waits for the next batch), so a job's events commit in the order its
   worker asked for them.
@@ -22,7 +22,7 @@ Guarantees (tests/jobs/test_ledger_writer.py):
   connection until each write's own budget runs out; then only that write fails, with the error
   its caller would have had doing the write itself.
 - A row that cannot be written (e.g. its job was deleted meanwhile) fails alone: the batch falls
-  back to writing its requests one by one (jobs/ledger/transitions.py, a batch of one each).
+  back to writing its requests one by one, a batch of one each.
 """
 
 from __future__ import annotations
@@ -41,11 +41,9 @@ from typing import Any, cast
 
 from django.db import DatabaseError, InterfaceError, OperationalError, connections
 
-from jobs.ledger import transitions
 from jobs.ledger.batch_sql import write_batch
 from jobs.ledger.requests import ClaimRequest, Request, SentRequest, SuccessRequest
 from jobs.ledger.retries import backoff, reconnect, write_with_retries
-from jobs.models import EventKind
 
 logger = logging.getLogger(__name__)
 
@@ -147,22 +145,18 @@ class LedgerWriter:
     # --- callers (worker threads) -----------------------------------------------------------
 
     def claim(self, request: ClaimRequest, *, budget: float) -> tuple[int, dt.datetime] | None:
-        """`transitions.claim` through the writer: (attempt, started_at), or None if refused."""
+        """A claim through the writer, waited for: (attempt, started_at), or None if refused."""
         result: tuple[int, dt.datetime] | None = self._hand_over(request, budget)
         return result
 
-    def succeeded(self, request: SuccessRequest, *, budget: float) -> bool:
-        """`transitions.mark_succeeded` through the writer: whether the job moved."""
-        return bool(self._hand_over(request, budget))
-
-    def succeeded_later(self, request: SuccessRequest, *, budget: float) -> Callable[[], bool]:
+    def succeeded(self, request: SuccessRequest, *, budget: float) -> Callable[[], bool]:
         """Hand the success over now; the function returned waits for it and says whether the
-        job moved (jobs/worker/acks.py: the message's ack waits, not the worker thread)."""
+        job moved (jobs/worker/process.py: the message's ack waits, not the worker thread)."""
         handover = self._submit(request, budget)
         return lambda: bool(self._outcome(handover, budget))
 
     def sent(self, request: SentRequest, *, budget: float) -> None:
-        """`transitions.mark_sent` in the background: the caller does not wait.
+        """A send's record, in the background: the caller does not wait.
 
         Safe because the send already happened: if this write is lost (the process dies first,
         or the database stays down past `budget`), the job stays `pending` and the relay sends
@@ -307,52 +301,14 @@ class LedgerWriter:
             handover.settle(handover.request.job_id in outcome.sent)
 
     def _one_by_one(self, batch: Sequence[_Handover]) -> None:
-        """Each write in its own transaction, as a batch of one (jobs/ledger/transitions.py)."""
+        """Each write in its own transaction, a batch of one, so a row that cannot be written
+        fails alone."""
         for handover in batch:
             budget = max(0.0, handover.deadline - time.monotonic())
-            write = {
-                ClaimRequest: self._claim_one,
-                SuccessRequest: self._success_one,
-                SentRequest: self._sent_one,
-            }[type(handover.request)]
             try:
-                result = write_with_retries(partial(write, handover), "ledger", budget=budget)
+                write_with_retries(partial(self._write_batch, [handover]), "ledger", budget=budget)
             except Exception as exc:
                 handover.settle(error=exc)
-            else:
-                handover.settle(result)
-
-    def _claim_one(self, handover: _Handover) -> tuple[int, dt.datetime] | None:
-        request = cast(ClaimRequest, handover.request)
-        return transitions.claim(
-            request.job_id,
-            retries=request.retries,
-            worker=request.worker,
-            worker_id=self.worker_id,
-            delivery_id=request.delivery_id,
-        )
-
-    def _success_one(self, handover: _Handover) -> bool:
-        request = cast(SuccessRequest, handover.request)
-        return bool(
-            transitions.mark_succeeded(
-                request.job_id,
-                attempt=request.attempt,
-                started_at=request.started_at,
-                worker=request.worker,
-                result=request.result,
-            )
-        )
-
-    def _sent_one(self, handover: _Handover) -> bool:
-        request = cast(SentRequest, handover.request)
-        return transitions.mark_sent(
-            request.job_id,
-            at=request.at,
-            eta=request.eta,
-            kind=EventKind(request.kind),
-            note=request.note,
-        )
 
 
 _background: tuple[int, LedgerWriter] | None = None

@@ -17,9 +17,9 @@ from django.utils import timezone
 from dramatiq import Message
 
 from jobs.brokers.priorities import priority_options
-from jobs.ledger.messages import RECORDED_OPTION
+from jobs.ledger.messages import recorded_options
 from jobs.ledger.redaction import SealError, open_arguments
-from jobs.models import EventKind, Job, JobStatus
+from jobs.models import EventKind, Job
 from jobs.outbox import send
 
 logger = logging.getLogger(__name__)
@@ -41,13 +41,17 @@ def message_for(job: Job) -> Message[object]:
         actor_name=job.actor_name,
         args=tuple(args),
         kwargs=kwargs,
-        options={RECORDED_OPTION: True, **priority_options(dramatiq.get_broker(), job.priority)},
+        options={
+            **recorded_options(job.request_id),
+            **priority_options(dramatiq.get_broker(), job.priority),
+        },
         message_id=str(job.id),
     )
 
 
 def send_pending_jobs(*, older_than: dt.timedelta = DEFAULT_GRACE, limit: int = 100) -> int:
-    """Send up to `limit` jobs pending for longer than `older_than`; return how many were sent.
+    """Send up to `limit` jobs whose send failed, or pending for longer than `older_than` (their
+    web process may have died between commit and send); return how many were sent.
 
     Safe with many relays at once: each job is leased to one relay by a conditional UPDATE before
     it is sent, and no database lock is held during the send (a hung Redis would otherwise hold
@@ -57,9 +61,7 @@ def send_pending_jobs(*, older_than: dt.timedelta = DEFAULT_GRACE, limit: int = 
     """
     broker = dramatiq.get_broker()
     cutoff = timezone.now() - older_than
-    candidates = (
-        Job.objects.relayable().filter(enqueued_at__lt=cutoff).order_by("enqueued_at")[:limit]
-    )
+    candidates = Job.objects.due_for_relay(enqueued_before=cutoff).order_by("enqueued_at")[:limit]
     sent = 0
     for job in candidates:
         if job.actor_name not in broker.actors:
@@ -81,8 +83,7 @@ def send_pending_jobs(*, older_than: dt.timedelta = DEFAULT_GRACE, limit: int = 
         left = (job.next_eta - timezone.now()).total_seconds() if job.next_eta else 0
         delay_ms = int(left * 1000) if left > 0 else None
         if not send(message, delay_ms, kind=EventKind.RESENT, note=note):
-            release_relay_lease(job.id)
-            break
+            break  # send() gave the job back to the next tick (an expired lease)
         sent += 1
     if sent:
         logger.info("Relay sent %d pending job(s).", sent)
@@ -96,7 +97,3 @@ def lease_for_relay(job_id: uuid.UUID, *, seconds: float) -> bool:
     """
     until = timezone.now() + dt.timedelta(seconds=seconds)
     return bool(Job.objects.relayable().filter(pk=job_id).update(relay_lease_until=until))
-
-
-def release_relay_lease(job_id: uuid.UUID) -> None:
-    Job.objects.filter(pk=job_id, status=JobStatus.PENDING).update(relay_lease_until=None)

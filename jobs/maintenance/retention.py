@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
+from jobs.ledger.rollups import rolled_up_until
 from jobs.models import Job, JobEvent, JobStatus
 
 logger = logging.getLogger(__name__)
@@ -46,12 +47,15 @@ def prune(
     max_seconds: float | None = None,
     parallel: int = 1,
 ) -> Pruned:
-    """Delete finished jobs that finished more than `older_than` ago; stop after `max_seconds`.
+    """Delete finished jobs that finished more than `older_than` ago, and only those whose hour
+    is counted (`prune_cutoff`); stop after `max_seconds`.
 
     `parallel` > 1 (PostgreSQL): that many connections prune at once, each taking batches the
     others have not locked (SKIP LOCKED).
     """
-    cutoff = timezone.now() - older_than
+    cutoff = prune_cutoff(older_than)
+    if cutoff is None:
+        return Pruned()
     deadline = None if max_seconds is None else time.monotonic() + max_seconds
     started = time.monotonic()
     if parallel > 1 and connection.vendor == "postgresql":
@@ -85,6 +89,17 @@ def prune(
             result.seconds,
         )
     return result
+
+
+def prune_cutoff(older_than: dt.timedelta) -> dt.datetime | None:
+    """Jobs finished before this may be pruned: `older_than` ago, or earlier while the rollups
+    catch up, so that no counter of /metrics or the dashboard drops (jobs/ledger/rollups.py);
+    None while nothing is counted yet. Every pruning goes through here: the duty and
+    `manage.py prune_jobs` (which once pruned without it)."""
+    counted_until = rolled_up_until()
+    if counted_until is None:
+        return None
+    return min(timezone.now() - older_than, counted_until)
 
 
 def _prune_until_done(cutoff: dt.datetime, batch_size: int, deadline: float | None) -> Pruned:

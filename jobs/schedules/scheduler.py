@@ -18,9 +18,9 @@ from typing import Any
 import dramatiq
 from django.db import transaction
 from django.utils import timezone
-from django.utils.module_loading import autodiscover_modules
 from dramatiq.errors import ActorNotFound
 
+from jobs.brokers.setup import import_actor_modules
 from jobs.ledger.redaction import arguments_digest
 from jobs.ledger.unique import Unique
 from jobs.models import Job, Schedule
@@ -29,6 +29,9 @@ from jobs.schedules import DECLARED, Declared
 from jobs.schedules.timing import latest_instant, next_instant
 
 logger = logging.getLogger(__name__)
+
+#: How a run's instant is written in its uniqueness key ("schedule:<name>:2026-12-02T09:13:04Z").
+INSTANT_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 #: How long an instant's key is held: far longer than any two schedulers could disagree.
 INSTANT_KEY_PERIOD = dt.timedelta(days=7)
@@ -64,7 +67,7 @@ def declaration_of(name: str) -> Declared | None:
     """The code's declaration of a schedule, importing every app's tasks module if this process
     (a web process) has not yet."""
     if name not in DECLARED:
-        autodiscover_modules("tasks")
+        import_actor_modules()
     return DECLARED.get(name)
 
 
@@ -140,7 +143,7 @@ def run_instant(schedule: Schedule, now: dt.datetime) -> Job | None:
     except ActorNotFound:
         logger.error("Schedule %s names unknown actor %r.", schedule.name, schedule.actor_name)
         return None
-    key = f"schedule:{schedule.name}:{instant:%Y-%m-%dT%H:%M:%SZ}"
+    key = f"schedule:{schedule.name}:{instant:{INSTANT_FORMAT}}"
     with transaction.atomic():
         job = enqueue_call(
             actor,
@@ -152,6 +155,17 @@ def run_instant(schedule: Schedule, now: dt.datetime) -> Job | None:
             last_instant=instant, last_job=job, next_run_at=following
         )
     return job
+
+
+def instant_of(job: Job) -> dt.datetime | None:
+    """The instant a schedule's job ran for (its uniqueness key names it); None for a run now."""
+    parts = job.unique_key.split(":", 2)  # a schedule's name is a slug: no colon in it
+    if len(parts) != 3 or parts[0] != "schedule":
+        return None
+    try:
+        return dt.datetime.strptime(parts[2], INSTANT_FORMAT).replace(tzinfo=dt.UTC)
+    except ValueError:
+        return None
 
 
 def run_now(schedule: Schedule, *, operator: Any) -> Job:

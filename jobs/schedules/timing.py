@@ -28,8 +28,15 @@ def latest_instant(
     if cron:
         # get_prev is strictly before its start: a second later counts `now` itself.
         start = now.astimezone(zone(tz)).replace(microsecond=0) + dt.timedelta(seconds=1)
-        previous: dt.datetime = croniter(cron, start).get_prev(dt.datetime)
-        return previous.astimezone(dt.UTC)
+        earlier = croniter(cron, start)
+        candidate = _utc(earlier.get_prev(dt.datetime))
+        while not _counts(cron, tz, candidate):
+            candidate = _utc(earlier.get_prev(dt.datetime))
+        # croniter's get_prev steps over the second pass of an autumn change's repeated hour
+        # (an hourly cron in Europe/Paris lost 01:00Z): walk on with get_next, which does not.
+        while (following := next_instant(cron, None, tz, candidate)) <= now:
+            candidate = following
+        return candidate
     interval = _interval(interval)
     steps = (now - EPOCH) // interval
     return EPOCH + steps * interval
@@ -40,10 +47,31 @@ def next_instant(
 ) -> dt.datetime:
     """The first instant strictly after `after`."""
     if cron:
-        following: dt.datetime = croniter(cron, after.astimezone(zone(tz))).get_next(dt.datetime)
-        return following.astimezone(dt.UTC)
+        later = croniter(cron, after.astimezone(zone(tz)))
+        following = _utc(later.get_next(dt.datetime))
+        while not _counts(cron, tz, following):
+            following = _utc(later.get_next(dt.datetime))
+        return following
     interval = _interval(interval)
     return EPOCH + ((after - EPOCH) // interval + 1) * interval
+
+
+def _utc(instant: dt.datetime) -> dt.datetime:
+    return instant.astimezone(dt.UTC)
+
+
+def _counts(cron: str, tz: str, instant: dt.datetime) -> bool:
+    """Daylight saving, as Vixie cron does it. Every instant is a distinct instant: in an autumn
+    change's repeated hour an expression whose hour is a wildcard (`0 * * * *`, `*/30 * * * *`)
+    runs at both passes; one with a fixed hour (`30 2 * * *`, a daily job) runs at the first
+    only, once a day as its author meant. A wall time skipped by a spring change runs at the
+    change (croniter's get_next gives that instant)."""
+    fields = cron.split()
+    hour = fields[1] if len(fields) >= 5 else ("*" if cron.strip() == "@hourly" else "0")
+    if hour.startswith("*"):
+        return True
+    local = instant.astimezone(zone(tz))
+    return local.fold == 0
 
 
 #: English, as the admin is: cron-descriptor otherwise follows the process's locale, so one

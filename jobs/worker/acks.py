@@ -23,10 +23,14 @@ from collections.abc import Callable
 
 from dramatiq.errors import BrokerConnectionError
 
+from jobs.brokers.held_acks import AckTogether
+
 logger = logging.getLogger(__name__)
 
 #: As Dramatiq's own post_process_message: an ack retried while Redis is unreachable.
 RETRY_DELAY = 1.0
+#: Most holds settled and acked together.
+MAX_GROUP = 200
 
 
 class Hold:
@@ -88,19 +92,59 @@ class Acker:
         self._queue.join()
 
     def _run(self) -> None:
-        while (item := self._queue.get()) is not None:
+        stopping = False
+        while not stopping and (item := self._queue.get()) is not None:
+            # What else is held already goes with it: its writes settle in order, then its
+            # acks go in one round trip where the broker can (AckTogether).
+            group = [item]
+            while len(group) < MAX_GROUP:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stopping = True
+                    break
+                group.append(more)
             try:
-                _settle_then_ack(*item)
+                _settle_then_ack_all(group)
             finally:
-                self._queue.task_done()
-        self._queue.task_done()
+                for _ in group:
+                    self._queue.task_done()
+        self._queue.task_done()  # the stop marker
+
+
+def _settle_then_ack_all(group: list[tuple[Callable[[], None], Callable[[], None]]]) -> None:
+    for settle, _ in group:
+        _settle(settle)
+    together: dict[object, list[AckTogether]] = {}
+    for _, ack in group:
+        if isinstance(ack, AckTogether):
+            together.setdefault(ack.together_key, []).append(ack)
+        else:
+            _ack(ack)
+    for acks in together.values():
+        try:
+            acks[0].ack_all(acks) if len(acks) > 1 else _ack(acks[0])
+        except Exception:
+            logger.warning("Acking %d messages together failed; one by one.", len(acks))
+            for ack in acks:
+                _ack(ack)
 
 
 def _settle_then_ack(settle: Callable[[], None], ack: Callable[[], None]) -> None:
+    _settle(settle)
+    _ack(ack)
+
+
+def _settle(settle: Callable[[], None]) -> None:
     try:
         settle()
     except Exception:  # a bug in reporting must not keep the message from its ack
         logger.exception("Settling a held ack failed; acking anyway.")
+
+
+def _ack(ack: Callable[[], None]) -> None:
     while True:
         try:
             ack()

@@ -16,6 +16,7 @@ import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 from django.db import DatabaseError, close_old_connections, connections
@@ -25,18 +26,15 @@ from dramatiq.errors import ActorNotFound
 from dramatiq.middleware import Middleware, MiddlewareError, SkipMessage
 
 from jobs.brokers.identity import broker_id
-from jobs.brokers.sealing import message_arguments
 from jobs.ledger import transitions
 from jobs.ledger.messages import (
     RECORDED_OPTION,
-    AnyMessage,
+    REQUEST_OPTION,
     delivery_id,
     eta_of,
-    max_retries_of,
     message_job_id,
 )
 from jobs.ledger.redaction import ACTOR_OPTION as SECRET_ARGUMENTS_OPTION
-from jobs.ledger.redaction import SealError
 from jobs.ledger.requests import ClaimRequest, SuccessRequest
 from jobs.ledger.results import (
     SECRET_RESULT_KEYS_OPTION,
@@ -46,13 +44,21 @@ from jobs.ledger.results import (
 from jobs.ledger.retries import (
     CLAIM_WRITE_BUDGET,
     OUTCOME_WRITE_BUDGET,
-    SENT_WRITE_BUDGET,
     write_with_retries,
 )
 from jobs.ledger.unique import UNIQUE_OPTION
-from jobs.log_context import job_context
-from jobs.models import EventKind, Job, JobStatus
+from jobs.logs.context import job_context
+from jobs.models import Job, JobStatus
+from jobs.worker.exactly_once import set_running_claim
+from jobs.worker.failures import explained
+from jobs.worker.hooks import FINAL_FAILURE_OPTION, call_final_failure_hook
 from jobs.worker.process import WorkerLedger
+from jobs.worker.records import (
+    create_from_message,
+    record_refusal,
+    record_unrunnable,
+    record_unseen_send,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +77,8 @@ class Claim:
     started_at: dt.datetime
     worker: str
     retry_eta: dt.datetime | None = None
+    #: Its success was committed with the actor's own writes (jobs/worker/exactly_once.py).
+    committed: bool = False
 
 
 def worker_identity() -> str:
@@ -83,15 +91,18 @@ class JobTracker(Middleware):
 
     # Lets actors declare arguments to redact in the ledger (jobs/ledger/redaction.py) and
     # result keys to hide where people see results (jobs/ledger/results.py).
-    actor_options = {SECRET_ARGUMENTS_OPTION, SECRET_RESULT_KEYS_OPTION, UNIQUE_OPTION}
-    #: Ack a success once it is committed, by the acker thread, where the broker can hold
-    #: acks; False: each worker thread waits for its success's write (bench's variant).
-    defer_acks = True
+    actor_options = {
+        SECRET_ARGUMENTS_OPTION,
+        SECRET_RESULT_KEYS_OPTION,
+        UNIQUE_OPTION,
+        FINAL_FAILURE_OPTION,
+    }
 
     def __init__(self) -> None:
         self._local = threading.local()
-        #: This worker process's writer and acker threads (jobs/worker/process.py).
-        self.process = WorkerLedger(defer_acks=self.defer_acks)
+        #: This worker process's writer and acker threads: the path of every claim and success
+        #: (jobs/worker/process.py).
+        self.process = WorkerLedger()
 
     # --- enqueue side (web process, or a worker sending follow-up jobs) -------------------
 
@@ -106,30 +117,7 @@ class JobTracker(Middleware):
             # Sent through jobs.outbox.send (which records it), or a retry or delay-queue hop
             # of a job already recorded.
             return
-        try:
-            write_with_retries(
-                lambda: self._create_from_message(broker, message),
-                "unseen",
-                budget=SENT_WRITE_BUDGET,
-            )
-        except DatabaseError:
-            # The message is in the broker and will be recorded when a worker claims it.
-            logger.exception("Could not record that job %s was sent.", message.message_id)
-
-    def _create_from_message(self, broker: Broker, message: AnyMessage) -> None:
-        try:
-            args, kwargs = message_arguments(message)  # re-sealed by the ledger as it stores them
-        except SealError:  # sealed with a key we lack: recorded as it came, redacted
-            args, kwargs = list(message.args), dict(message.kwargs)
-        Job.objects.create_from_message(
-            job_id=message_job_id(message),
-            actor_name=message.actor_name,
-            queue_name=message.queue_name.removesuffix(".DQ"),
-            args=args,
-            kwargs=kwargs,
-            max_retries=max_retries_of(broker, message),
-            eta=eta_of(message),
-        )
+        record_unseen_send(broker, message)
 
     # --- worker side ------------------------------------------------------------------------
 
@@ -149,37 +137,37 @@ class JobTracker(Middleware):
                 "actor": message.actor_name,
                 "attempt": retries + 1,
                 "worker": worker,
+                # The request that caused the job, for a search across web and worker logs.
+                **({"request_id": rid} if (rid := message.options.get(REQUEST_OPTION)) else {}),
             }
         )
-        delivery = delivery_id(message)
-        identity = {
-            "retries": retries,
-            "worker": worker,
-            "worker_id": broker_id(broker),
-            "delivery_id": delivery,
-        }
+        request = ClaimRequest(job_id, retries, worker, delivery_id(message))
+
+        failed_for_good: list[str] = []
 
         def claim_slowly() -> tuple[int, dt.datetime] | None:
             """The rare cases: a redelivery after a lost worker, or a job not recorded when the
             first claim ran. A bare `actor.send()` records its row in the sender's
             after_enqueue, which may land just after that claim: whoever inserted it (the
             sender, or this thread now), the claim is tried again on the row."""
+            identity = {
+                "retries": retries,
+                "worker": worker,
+                "worker_id": broker_id(broker),
+                "delivery_id": request.delivery_id,
+            }
             won = transitions.reclaim_after_worker_lost(job_id, **identity)
+            if isinstance(won, str):  # failed for good: its worker kept dying
+                failed_for_good.append(won)
+                return None
             if won is None:
                 if not Job.objects.filter(pk=job_id).exists():
-                    self._create_from_message(broker, message)
+                    create_from_message(broker, message)
                 won = transitions.claim(job_id, **identity)
             return won
 
         try:
-            won = self.process.write(
-                lambda writer: writer.claim(
-                    ClaimRequest(job_id, retries, worker, delivery), budget=CLAIM_WRITE_BUDGET
-                ),
-                lambda: transitions.claim(job_id, **identity),
-                "claim",
-                budget=CLAIM_WRITE_BUDGET,
-            )
+            won = self.process.claim(request)
             if won is None:
                 won = write_with_retries(claim_slowly, "claim", budget=CLAIM_WRITE_BUDGET)
         except DatabaseError as exc:
@@ -187,31 +175,14 @@ class JobTracker(Middleware):
             raise LedgerUnavailableError(f"Job ledger unavailable: {exc}") from exc
 
         if won is None:
-            if self._refuse(job_id, retries, worker) == JobStatus.FAILED:
+            for reason in failed_for_good[-1:]:
+                call_final_failure_hook(broker, message, reason)
+            if record_refusal(job_id, retries, worker) == JobStatus.FAILED:
                 message.fail()  # dead-letter it, as the ledger says failed
             raise SkipMessage(f"job {job_id} is not expecting attempt {retries + 1}")
         attempt, started_at = won
         self._local.claim = Claim(job_id, attempt, started_at, worker)
-
-    def _refuse(self, job_id: uuid.UUID, retries: int, worker: str) -> str | None:
-        """Record a delivery that must not run: a duplicate, or the job is final/cancelled.
-
-        Returns the job's status, or None if it could not be read.
-        """
-        try:
-            job = Job.objects.only("status", "attempts").get(pk=job_id)
-            reason = (
-                f"Delivery for attempt {retries + 1} refused: job is {job.status} "
-                f"with {job.attempts} attempt(s) recorded."
-            )
-            Job.objects.record_event(
-                job_id, EventKind.SKIPPED, attempt=retries + 1, worker=worker, message=reason
-            )
-            logger.warning("Skipping job %s: %s", job_id, reason)
-        except DatabaseError:
-            logger.exception("Could not record the refused delivery of job %s.", job_id)
-            return None
-        return str(job.status)
+        set_running_claim(self._local.claim)
 
     def after_skip_message(self, broker: Broker, message: MessageProxy) -> None:
         try:
@@ -223,19 +194,13 @@ class JobTracker(Middleware):
         claim = self._take_claim(message)
         if claim is None:
             return  # refused by our own claim: already recorded
-        self._finish(
+        reason = "Skipped by middleware (e.g. the message exceeded its age limit)."
+        self._record(
             "skipped",
-            lambda: write_with_retries(
-                lambda: transitions.mark_skipped(
-                    claim.job_id,
-                    attempt=claim.attempt,
-                    worker=claim.worker,
-                    reason="Skipped by middleware (e.g. the message exceeded its age limit).",
-                ),
-                "skipped",
-                budget=OUTCOME_WRITE_BUDGET,
-            ),
             claim,
+            lambda: transitions.mark_skipped(
+                claim.job_id, attempt=claim.attempt, worker=claim.worker, reason=reason
+            ),
         )
 
     def after_process_message(
@@ -247,100 +212,69 @@ class JobTracker(Middleware):
         exception: BaseException | None = None,
     ) -> None:
         try:
-            self._record_outcome(message, result, exception)
+            self._record_outcome(broker, message, result, exception)
         finally:
             job_context.set(None)
 
     def _record_outcome(
-        self, message: MessageProxy, result: Any, exception: BaseException | None
+        self, broker: Broker, message: MessageProxy, result: Any, exception: BaseException | None
     ) -> None:
         claim = self._take_claim(message)
         if claim is None:
             if isinstance(exception, LedgerUnavailableError):
                 logger.error("Job %s attempt failed before it was claimed.", message.message_id)
             return
+        if exception is None and claim.committed:
+            return  # written in the actor's own transaction: the ack may go
         if exception is None:
             try:
-                result = storable_result(result)
+                stored = storable_result(result)
             except ResultNotStorableError as error:
                 # Running it again would return the same: fail it for good, dead-lettered.
                 message.fail()
                 exception = error
-        if exception is None:
-            success = SuccessRequest(
+            else:
+                success = SuccessRequest(
+                    claim.job_id, claim.attempt, claim.started_at, claim.worker, stored
+                )
+                self.process.succeeded(
+                    message, success, lambda settled: self._report("succeeded", claim, settled)
+                )
+                return
+        self._record_failure(broker, message, claim, exception)
+
+    def _record_failure(
+        self, broker: Broker, message: MessageProxy, claim: Claim, error: BaseException
+    ) -> None:
+        # Retries has run before us: it either failed the message for good or re-enqueued it.
+        final = bool(message.failed) or claim.retry_eta is None
+        raised = error
+        error, text = explained(raised, broker, message, claim.started_at)
+        moved = self._record(
+            "failed" if final else "retrying",
+            claim,
+            lambda: transitions.mark_attempt_failed(
                 claim.job_id,
                 attempt=claim.attempt,
                 started_at=claim.started_at,
                 worker=claim.worker,
-                result=result,
-            )
-            if self.process.hold_ack_for_success(
-                message,
-                success,
-                lambda moved: self._finish("succeeded", moved, claim),
-                budget=OUTCOME_WRITE_BUDGET,
-            ):
-                return
-            self._finish(
-                "succeeded",
-                lambda: self.process.write(
-                    lambda writer: writer.succeeded(success, budget=OUTCOME_WRITE_BUDGET),
-                    lambda: transitions.mark_succeeded(
-                        success.job_id,
-                        attempt=success.attempt,
-                        started_at=success.started_at,
-                        worker=success.worker,
-                        result=success.result,
-                    ),
-                    "succeeded",
-                    budget=OUTCOME_WRITE_BUDGET,
-                ),
-                claim,
-            )
-            return
-        # Retries has run before us: it either failed the message for good or re-enqueued it.
-        final = bool(message.failed) or claim.retry_eta is None
-        what = "failed" if final else "retrying"
-        self._finish(
-            what,
-            lambda: write_with_retries(
-                lambda: transitions.mark_attempt_failed(
-                    claim.job_id,
-                    attempt=claim.attempt,
-                    started_at=claim.started_at,
-                    worker=claim.worker,
-                    exception_type=transitions.exception_type_of(exception),
-                    message=str(exception),
-                    traceback="".join(traceback.format_exception(exception)),
-                    final=final,
-                    eta=claim.retry_eta,
-                    arguments=(message.args, message.kwargs),
-                ),
-                what,
-                budget=OUTCOME_WRITE_BUDGET,
+                exception_type=transitions.exception_type_of(error),
+                message=text,
+                traceback="".join(traceback.format_exception(raised)),
+                final=final,
+                eta=claim.retry_eta,
+                arguments=(message.args, message.kwargs),
             ),
-            claim,
         )
+        if final and moved:
+            call_final_failure_hook(broker, message, f"{type(error).__name__}: {text}")
 
     def after_nack(self, broker: Broker, message: MessageProxy) -> None:
         """A dead-lettered message that never ran (e.g. an actor renamed by a deploy)."""
         error = getattr(message, "_exception", None)
         if not isinstance(error, ActorNotFound):
             return  # a failure after running: already recorded by after_process_message
-        reason = (
-            f"No actor named {message.actor_name!r} in this worker (renamed or removed by a "
-            "deploy?): the message was dead-lettered without running."
-        )
-
-        def record() -> None:
-            job_id = message_job_id(message)
-            self._create_from_message(broker, message)  # no-op if the job is already recorded
-            transitions.mark_failed_unrunnable(job_id, reason=reason)
-
-        try:
-            write_with_retries(record, "unrunnable", budget=OUTCOME_WRITE_BUDGET)
-        except DatabaseError:
-            logger.critical("LEDGER WRITE LOST: %s (job %s)", reason, message.message_id)
+        record_unrunnable(broker, message)
 
     # --- the process's ledger writer and acker -------------------------------------------
 
@@ -369,14 +303,24 @@ class JobTracker(Middleware):
     def _take_claim(self, message: MessageProxy) -> Claim | None:
         claim: Claim | None = getattr(self._local, "claim", None)
         self._local.claim = None
+        set_running_claim(None)
         if claim is None or claim.job_id != message_job_id(message):
             return None
         return claim
 
-    def _finish(self, what: str, write: Callable[[], bool], claim: Claim) -> None:
-        """Run an outcome write (which retries on its own) and say loudly if it is lost."""
+    def _record(self, what: str, claim: Claim, write: Callable[[], bool]) -> bool:
+        """An outcome written now, in this thread, retried on database errors; whether the job
+        moved."""
+        return self._report(
+            what, claim, partial(write_with_retries, write, what, budget=OUTCOME_WRITE_BUDGET)
+        )
+
+    def _report(self, what: str, claim: Claim, outcome: Callable[[], bool]) -> bool:
+        """Wait for an outcome's write (which retries on its own) and say loudly if it is
+        lost: Dramatiq would swallow the error. Whether the job moved."""
         try:
-            if not write():
+            moved = outcome()
+            if not moved:
                 logger.warning(
                     "Job %s attempt %d: %s not applied, the job moved on meanwhile.",
                     claim.job_id,
@@ -393,3 +337,5 @@ class JobTracker(Middleware):
                 what,
                 exc_info=True,
             )
+            return False
+        return moved

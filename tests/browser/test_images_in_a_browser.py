@@ -58,7 +58,11 @@ def test_a_user_uploads_an_image_and_sees_its_thumbnails(
     card = page.locator(f"#image-{image.pk}")
     expect(card.locator(".status")).to_have_text("Ready", timeout=30_000)
     expect(card.locator(".thumbnails img")).to_have_count(2)
-    widths = card.locator(".thumbnails img").evaluate_all("imgs => imgs.map(i => i.naturalWidth)")
+    # Each image's size once the browser has loaded it (decode() waits for that): read at once,
+    # a thumbnail still loading is 0 wide.
+    widths = card.locator(".thumbnails img").evaluate_all(
+        "imgs => Promise.all(imgs.map(i => i.decode().then(() => i.naturalWidth)))"
+    )
     assert sorted(widths) == [128, 512]
     expect(card).to_contain_text("hills.jpg")
     screenshot(page, "images-upload")

@@ -18,7 +18,7 @@ MIDDLEWARE_ORDER = (
 HELD_ACKS = (
     "Intentional: asserts the consumer still counts a message as outstanding while its ack is "
     "retried; with acks held for the ledger the message leaves the consumer's count when it is "
-    "handed to the acker thread, which retries the ack itself (tests/jobs/test_deferred_acks.py). "
+    "handed to the acker thread, which retries the ack itself (tests/jobs/test_acks.py). "
     "Skipped, not xfailed: the failed assertion inside the mocked ack makes the test hang."
 )
 CLI_MODULES = (

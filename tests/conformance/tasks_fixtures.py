@@ -28,8 +28,8 @@ from django.test import SimpleTestCase
 from dramatiq import Worker
 
 from jobs.models import Job, JobStatus
-from jobs.tasks_backend import OffloadBackend
 from jobs.tasks_framework import Task, TaskResult, task_backends
+from jobs.tasks_framework.backend import OffloadBackend
 from tests.conformance.tasks_differences import mark_differences
 
 # Fixtures of the project's suite: a real Redis server, and the ledger's background writer

@@ -12,6 +12,7 @@ import pytest
 
 from jobs.models import EventKind, Job, JobStatus
 from tests.conftest import ROOT, database_url, wait_for
+from tests.factories import event_kinds
 from tests.faults.conftest import Workers
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -63,7 +64,7 @@ def test_web_process_killed_between_commit_and_send_is_delivered_by_the_relay(
 
     emails = worker.emails()
     figures.update(expected=1, succeeded=1, lost=0, duplicate_side_effects=len(emails) - 1)
-    kinds = list(done.events.values_list("kind", flat=True))
+    kinds = event_kinds(done)
     assert kinds == ["enqueued", "resent", "started", "succeeded"]
     assert (
         "its send at commit failed or never ran" in done.events.get(kind=EventKind.RESENT).message

@@ -85,3 +85,6 @@ def test_a_job_that_keeps_killing_its_worker_is_failed_after_three_losses(
     assert final.events.filter(kind=EventKind.WORKER_LOST).count() == MAX_LOST_DELIVERIES
     assert "lost 3 times" in final.last_error
     assert len(runs(tmp_path, "started")) == MAX_LOST_DELIVERIES
+    # Failed for good by the claim of its last redelivery: the actor's hook ran, once.
+    (gave_up,) = runs(tmp_path, "gave_up")
+    assert gave_up.startswith("poison: WorkerLost: The job's worker was lost 3 times")

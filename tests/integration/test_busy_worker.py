@@ -12,6 +12,7 @@ import tests.workbench.tasks as workbench
 from jobs.models import EventKind, Job, JobStatus
 from jobs.outbox import enqueue
 from tests.conftest import WorkerProcess, wait_for
+from tests.factories import event_kinds
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -39,13 +40,14 @@ def test_eight_threads_record_every_event_of_every_job_without_lock_errors(
         )
     finally:
         worker.stop()
-    # The sends were recorded by this process's background writer, maybe after a job's end.
-    sends = Job.objects.filter(pk__in=ids, events__kind=EventKind.QUEUED)
+    # The sends were recorded by this process's background writer, maybe after a job's end:
+    # each in the row's sent_at all the same (about 8 % of jobs had none).
+    sends = Job.objects.filter(pk__in=ids, sent_at__isnull=False)
     wait_for(lambda: sends.count() == JOBS, 10)
 
     expected = [EventKind.ENQUEUED, EventKind.QUEUED, EventKind.STARTED, EventKind.SUCCEEDED]
-    for job in Job.objects.filter(pk__in=ids).prefetch_related("events"):
-        assert sorted(e.kind for e in job.events.all()) == sorted(expected), job.pk
+    for job in Job.objects.filter(pk__in=ids):
+        assert sorted(event_kinds(job)) == sorted(expected), job.pk
     logs = worker.logs()
     assert "database is locked" not in logs
     assert "LEDGER WRITE LOST" not in logs

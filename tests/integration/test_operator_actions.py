@@ -14,6 +14,7 @@ from accounts.models import User
 from jobs.models import EventKind, Job, JobStatus
 from jobs.outbox import enqueue
 from tests.conftest import WorkerProcess, wait_for, wait_until_final
+from tests.factories import event_kinds
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -44,7 +45,7 @@ def test_a_failed_job_retried_from_the_admin_runs_again_and_succeeds(
     job = wait_until_final(job.pk, workbench_worker)
     assert job.status == JobStatus.SUCCEEDED
     assert job.attempts == 1
-    kinds = list(job.events.values_list("kind", flat=True))
+    kinds = event_kinds(job)
     assert kinds == [
         "enqueued",
         "queued",
@@ -96,7 +97,9 @@ def test_the_dashboard_lists_the_running_worker(workbench_worker: WorkerProcess,
     client.force_login(staff)
 
     def listed_alive() -> list[str]:
-        page = client.get("/admin/jobs/job/dashboard/", {"partial": "1"}).content.decode()
+        page = client.get("/admin/jobs/job/dashboard/", {"partial": "1"}).json()["sections"][
+            "queues-workers"
+        ]["html"]
         return re.findall(
             r"<td title=\"[-0-9a-f]+\">([^<]+)</td>\s*<td>4</td>.*?<td>alive</td>", page, re.S
         )

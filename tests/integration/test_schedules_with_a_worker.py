@@ -1,6 +1,6 @@
 """Schedules on real workers: runs at each instant, one job per instant when several schedulers
 race, one run for the instants missed while the worker was stopped, a pause and a change from the
-admin taking effect without a restart; an alert that fires and recovers as workers come and go."""
+admin taking effect without a restart (the alerts: test_alerts_with_workers.py)."""
 
 from __future__ import annotations
 
@@ -15,13 +15,11 @@ from typing import Any
 
 import dramatiq
 import pytest
-from django.core import mail
 from django.test import Client
 from django.utils import timezone
 
 import tests.workbench.tasks as workbench
-from jobs.maintenance.alerts import check_alerts
-from jobs.models import AlertIncident, AlertRule, Job, JobStatus, Schedule
+from jobs.models import Job, JobStatus, Schedule
 from tests.conftest import ROOT, WorkerProcess, database_url, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -176,34 +174,3 @@ def test_a_pause_and_a_change_from_the_admin_take_effect_without_a_restart(
         )
     finally:
         worker.stop()
-
-
-def test_an_alert_fires_when_the_workers_are_gone_and_recovers_when_one_is_back(
-    redis_url: str, tmp_path: Path, settings: Any, monkeypatch: Any
-):
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    AlertRule.objects.create(
-        name="no workers", kind=AlertRule.Kind.WORKERS_GONE, threshold=1, emails="ops@example.com"
-    )
-    worker = scheduling_worker(redis_url, tmp_path, settings, monkeypatch)
-    check_alerts()
-    assert not AlertIncident.objects.exists()
-
-    worker.stop()  # a clean stop withdraws it from the registry
-    check_alerts()
-    [incident] = AlertIncident.objects.all()
-    assert incident.resolved_at is None
-
-    worker = scheduling_worker(redis_url, tmp_path, settings, monkeypatch)
-    try:
-        wait_for(
-            lambda: check_alerts() is not None and AlertIncident.objects.get().resolved_at,
-            20,
-            worker.logs,
-        )
-    finally:
-        worker.stop()
-    assert [m.subject for m in mail.outbox] == [
-        "[Offload] ALERT: no workers",
-        "[Offload] RESOLVED: no workers",
-    ]

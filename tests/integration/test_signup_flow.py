@@ -12,12 +12,9 @@ from accounts.services import sign_up
 from accounts.tasks import send_welcome_email
 from jobs.models import EventKind, Job, JobStatus
 from tests.conftest import WorkerProcess, wait_for, wait_until_final
+from tests.factories import event_kinds
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-
-def event_kinds(job: Job) -> list[str]:
-    return list(job.events.values_list("kind", flat=True))
 
 
 def test_json_signup_runs_the_welcome_job_and_sends_exactly_one_email(worker: WorkerProcess):

@@ -14,13 +14,13 @@ from django.utils import timezone
 import tests.workbench.tasks as workbench
 from jobs import JobFailedError, result
 from jobs.models import Job, JobStatus
-from jobs.tasks_backend import OffloadBackend
 from jobs.tasks_framework import (
     InvalidTask,
     TaskResultDoesNotExist,
     TaskResultStatus,
     task_backends,
 )
+from jobs.tasks_framework.backend import OffloadBackend
 from tests.conftest import WorkerProcess, run_coroutine, wait_until_final
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]

@@ -103,7 +103,9 @@ def test_rabbitmq_runs_a_queue_by_priority_then_in_order(
 
 def test_enqueue_validates_the_task_against_the_backend_again():
     made_here = workbench.add.using(queue_name="default")
-    tasks = {"default": {"BACKEND": "jobs.tasks_backend.OffloadBackend", "QUEUES": ["other"]}}
+    tasks = {
+        "default": {"BACKEND": "jobs.tasks_framework.backend.OffloadBackend", "QUEUES": ["other"]}
+    }
 
     with override_settings(TASKS=tasks), pytest.raises(InvalidTask, match="default"):
         made_here.enqueue(1, 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
@@ -10,10 +11,12 @@ from django.contrib import admin
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from django_dramatiq.models import Task
 
 from accounts.models import User
-from jobs.models import EventKind, Job
+from jobs.ledger.history import append
+from jobs.models import EventKind, Job, JobEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -25,6 +28,10 @@ def staff_client(staff: User) -> Client:
     client = Client()
     client.force_login(staff)
     return client
+
+
+def add_event(job_id: uuid.UUID, kind: EventKind, **fields: Any) -> None:
+    append([JobEvent(job_id=job_id, kind=kind, **fields)])
 
 
 def make_job(actor: str = "send_welcome_email", args: list[Any] | None = None, **extra) -> Job:
@@ -105,7 +112,7 @@ def test_filters_by_status_and_actor(staff_client: Client):
 
 def test_user_typed_text_is_escaped_in_list_and_detail(staff_client: Client):
     job = make_job(args=[XSS], kwargs={"note": XSS})
-    Job.objects.record_event(
+    add_event(
         job.id,
         EventKind.FAILED,
         exception_type="ValueError",
@@ -127,7 +134,7 @@ def test_user_typed_text_is_escaped_in_list_and_detail(staff_client: Client):
 
 def test_job_detail_shows_the_timeline_with_tracebacks(staff_client: Client):
     job = make_job()
-    Job.objects.record_event(
+    add_event(
         job.id,
         EventKind.ATTEMPT_FAILED,
         attempt=1,
@@ -235,7 +242,7 @@ def test_argument_values_inside_errors_are_hidden_from_staff_who_may_not_see_arg
     job = make_job(args=["card-4111-1111"], kwargs={"note": "private note"})
     error = "Charge of card-4111-1111 refused (private note)"
     Job.objects.filter(pk=job.pk).update(status="failed", last_error=error)
-    Job.objects.record_event(
+    add_event(
         job.pk, EventKind.FAILED, message=error, traceback=f"Traceback ...\nValueError: {error}"
     )
     support = support_client(django_user_model)
@@ -261,3 +268,65 @@ def test_a_request_id_finds_the_jobs_that_request_enqueued(staff_client: Client)
     found = staff_client.get("/admin/jobs/job/", {"q": request_id}).content.decode()
     assert str(job.pk)[:8] in found
     assert request_id in staff_client.get(f"/admin/jobs/job/{job.pk}/change/").content.decode()
+
+
+def test_the_actor_filter_lists_every_actor_the_ledger_knows_and_nothing_else(staff):
+    """Not the actors this web process happened to import: a run now used to import
+    django-dramatiq's own tasks module, listing its unused `delete_old_tasks`."""
+    from jobs.brokers.setup import import_actor_modules
+    from jobs.models import JobsPerHour
+    from tests.factories import job_in
+
+    job_in(actor="sent_by_another_app")
+    JobsPerHour.objects.create(
+        hour=timezone.now() - dt.timedelta(days=3), actor_name="pruned_actor", queue_name="q"
+    )
+    import_actor_modules()  # what a schedule's run now does in a web process
+    client = Client()
+    client.force_login(staff)
+    page = client.get("/admin/jobs/job/").content.decode()
+    assert "?actor_name=sent_by_another_app" in page and "?actor_name=pruned_actor" in page
+    assert "delete_old_tasks" not in page
+
+
+def test_search_finds_what_staff_paste(staff_client: Client, django_user_model: Any):
+    """The 8 characters the list shows, a request id, a piece of an error message, an actor."""
+    from django.contrib.auth.models import Permission
+
+    from jobs.models import JobStatus
+    from tests.factories import job_in
+
+    wanted, other = make_job(), make_job()
+    short = str(wanted.id)[:8]
+    page = staff_client.get("/admin/jobs/job/", {"q": short}).content.decode()
+    assert short in page and str(other.id)[:8] not in page
+    assert short in staff_client.get("/admin/jobs/job/", {"q": short.upper()}).content.decode()
+
+    traced = job_in(request_id="req-from-a-proxy-42")
+    page = staff_client.get("/admin/jobs/job/", {"q": "req-from-a-proxy-42"}).content.decode()
+    assert str(traced.id)[:8] in page and short not in page
+
+    failed = job_in(
+        JobStatus.FAILED,
+        actor="sync_crm",
+        last_error="TimeoutError: CRM call for account alice@example.com gave up after 30 s",
+        error_group="TimeoutError: CRM call for account <email> gave up after <n> s",
+    )
+    page = staff_client.get("/admin/jobs/job/", {"q": "crm call for account"}).content.decode()
+    assert str(failed.id)[:8] in page and short not in page
+    page = staff_client.get("/admin/jobs/job/", {"q": "sync_c"}).content.decode()
+    assert str(failed.id)[:8] in page  # an actor by part of its name
+
+    # Without the payload permission, an argument value inside an error is not searchable.
+    viewer = django_user_model.objects.create_user("viewer@example.com", "pw", is_staff=True)
+    viewer.user_permissions.set(Permission.objects.filter(codename="view_job"))
+    client = Client()
+    client.force_login(viewer)
+    assert (
+        str(failed.id)[:8]
+        not in client.get("/admin/jobs/job/", {"q": "account alice@example.com"}).content.decode()
+    )
+    assert (
+        str(failed.id)[:8]
+        in client.get("/admin/jobs/job/", {"q": "gave up after"}).content.decode()
+    )

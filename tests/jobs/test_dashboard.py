@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 import uuid
 from typing import Any
+from urllib.parse import urlencode
 
 import dramatiq
 import pytest
@@ -102,7 +105,13 @@ def test_every_number_links_to_exactly_its_jobs(staff_client: Client):
         assert listed(staff_client, group.url) == group.count, group.group
     for series in snapshot.charts.values():
         for kind in ("succeeded", "retried", "failed"):
-            for count, url in zip(series[kind], series["links"][kind], strict=True):
+            bounds = series["bounds"]
+            for i, count in enumerate(series[kind]):
+                # As dashboard.js builds a bar's link.
+                window = urlencode(
+                    {"finished_at__gte": bounds[i], "finished_at__lt": bounds[i + 1]}
+                )
+                url = f"{series['links'][kind]}&{window}"
                 if count:
                     assert listed(staff_client, url) == count, (kind, url)
     by_label = {number.label: number.count for number in snapshot.statuses}
@@ -176,12 +185,32 @@ def test_user_typed_text_is_escaped_on_the_dashboard(staff_client: Client):
     assert "&lt;script&gt;" in page
 
 
-def test_the_partial_view_returns_only_the_refreshable_body(staff_client: Client):
-    page = staff_client.get("/admin/jobs/job/dashboard/", {"partial": "1"}).content.decode()
+def test_a_refresh_sends_only_the_sections_that_changed(staff_client: Client):
+    def page_and_refresh() -> tuple[dict[str, str], dict[str, Any]]:
+        page = staff_client.get("/admin/jobs/job/dashboard/").content.decode()
+        held = dict(re.findall(r'data-section="([\w-]+)" data-hash="(\w+)"', page))
+        have = ",".join(f"{name}:{digest}" for name, digest in held.items())
+        refresh = staff_client.get("/admin/jobs/job/dashboard/", {"partial": "1", "have": have})
+        return held, refresh.json() | {"bytes": len(refresh.content)}
 
-    assert "Jobs by status" in page
-    assert "<html" not in page
-    assert 'id="dashboard-charts"' in page
+    held, quiet = page_and_refresh()
+    if quiet["sections"]:  # a minute began in between (the windows count from the minute)
+        held, quiet = page_and_refresh()
+    assert {"statuses", "queues-workers", "stuck", "actors", "errors", "charts"} <= set(held)
+    assert quiet["sections"] == {} and quiet["at_text"]  # nothing changed: nothing sent
+    assert quiet["bytes"] < 200
+
+    first = staff_client.get("/admin/jobs/job/dashboard/", {"partial": "1"}).json()
+    assert set(first["sections"]) == set(held)  # a page with no hashes gets every section
+    assert "Jobs by status" in first["sections"]["statuses"]["html"]
+    assert "<html" not in json.dumps(first)
+
+    failed("a new failure")
+    have = ",".join(f"{name}:{digest}" for name, digest in held.items())
+    changed = staff_client.get("/admin/jobs/job/dashboard/", {"partial": "1", "have": have}).json()[
+        "sections"
+    ]
+    assert {"statuses", "errors"} <= set(changed) and "queues-workers" not in changed
 
 
 def test_the_admin_index_links_to_the_dashboard(staff_client: Client):

@@ -15,9 +15,12 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.tasks import send_welcome_email
+from jobs.admin.dashboard import stuck_jobs
+from jobs.brokers.state import live_worker_ids
 from jobs.ledger import transitions
+from jobs.maintenance import ledger_check
 from jobs.maintenance.ledger_check import check_ledger
-from jobs.models import EventKind, Job, JobStatus
+from jobs.models import EventKind, Job, JobStatus, WorkerProcess
 from jobs.outbox import enqueue
 
 pytestmark = pytest.mark.django_db
@@ -46,7 +49,13 @@ def make_running(job: Job, worker_id: str) -> None:
     )
 
 
-def test_running_job_whose_worker_and_message_are_gone_is_failed_as_unknown(job: Job):
+def test_running_job_whose_worker_and_message_are_gone_is_failed_as_unknown(job: Job, monkeypatch):
+    hooks: list[tuple[str, list[Any], str]] = []
+    monkeypatch.setattr(
+        ledger_check,
+        "call_hook",
+        lambda broker, actor, args, kwargs, error: hooks.append((actor, args, error)),
+    )
     make_running(job, worker_id="no-such-worker")
 
     assert [f.action for f in check_ledger(repair=False)] == ["mark failed"]
@@ -58,6 +67,9 @@ def test_running_job_whose_worker_and_message_are_gone_is_failed_as_unknown(job:
     assert job.status == JobStatus.FAILED
     assert "unknown" in job.last_error
     assert job.events.filter(kind=EventKind.WORKER_LOST).exists()
+    # The actor's final-failure hook is called once, for the repair, not for the dry run.
+    [(actor, args, error)] = hooks
+    assert (actor, args) == (job.actor_name, job.args) and error.startswith("WorkerLost: ")
 
 
 def test_running_job_whose_message_is_still_in_redis_is_left_to_redelivery(job: Job, redis_client):
@@ -73,11 +85,24 @@ def test_running_job_whose_message_is_still_in_redis_is_left_to_redelivery(job: 
 
 
 def test_running_job_with_a_live_worker_is_not_a_finding(job: Job):
-    broker: Any = dramatiq.get_broker()
-    broker.do_qsize("default")  # any command makes this process heartbeat as a worker
-    make_running(job, worker_id=broker.broker_id)
+    """Alive as the dashboard says it too (brokers/state.py): its registry entry is fresh."""
+    now = timezone.now()
+    WorkerProcess.objects.create(broker_id="w-alive", host="h", pid=1, started_at=now, seen_at=now)
+    make_running(job, worker_id="w-alive")
 
     assert check_ledger(repair=True) == []
+    # The dashboard agrees: no job running on a lost worker.
+    assert not [n for n in stuck_jobs(now, live_worker_ids()) if "heart-beating" in n.label]
+
+    # Silent past the timeout: both call it gone, and the check fails the job whose message
+    # the broker no longer holds.
+    WorkerProcess.objects.update(seen_at=now - dt.timedelta(minutes=5))
+    [orphaned] = [
+        n for n in stuck_jobs(timezone.now(), live_worker_ids()) if "heart-beating" in n.label
+    ]
+    assert orphaned.count == 1
+    [finding] = check_ledger(repair=True)
+    assert finding.job_id == job.pk and finding.action == "marked failed"
 
 
 def test_overdue_retry_without_a_message_is_resent_with_the_expected_retry_count(

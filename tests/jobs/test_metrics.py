@@ -67,3 +67,31 @@ def test_counters_and_histograms_survive_pruning(redis_url: str, staff: Any):
     assert sample(after, "offload_jobs_retried_total") == 1
     assert 'offload_job_run_seconds_bucket{actor="flaky",le="0.5",queue="workbench"} 2.0' in after
     assert "offload_broker_up 1.0" in after
+
+
+def test_the_duties_and_alert_rules_are_exposed_for_outside_rules(staff: Any, settings):
+    """docs/DEPLOY.md's Prometheus rules read these: a check that stopped, a duty failing."""
+    from django.utils import timezone
+
+    from jobs.models import AlertIncident, AlertRule, Duty
+
+    now = timezone.now()
+    Duty.objects.create(name="alerts", next_due_at=now, last_finished_at=now)
+    Duty.objects.create(name="relay", next_due_at=now, last_finished_at=now, last_error="boom")
+    Duty.objects.create(name="retention", next_due_at=now)  # never ran: no sample
+    quiet = AlertRule.objects.create(name="quiet", kind="workers_gone", threshold=0)
+    loud = AlertRule.objects.create(name="loud", kind="workers_gone", threshold=1)
+    AlertIncident.objects.create(rule=loud, message="m")
+    AlertIncident.objects.create(rule=quiet, message="m", resolved_at=now)
+    admin = Client()
+    admin.force_login(staff)
+    text = scrape(admin).content.decode()
+    finished = re.search(
+        r'^offload_duty_last_finished_timestamp_seconds{duty="alerts"} (\S+)$', text, re.M
+    )
+    assert finished and float(finished.group(1)) == pytest.approx(now.timestamp())
+    assert 'offload_duty_failing{duty="relay"} 1.0' in text
+    assert 'offload_duty_failing{duty="alerts"} 0.0' in text
+    assert 'duty="retention"' not in text
+    assert 'offload_alert_firing{rule="loud"} 1.0' in text
+    assert 'offload_alert_firing{rule="quiet"} 0.0' in text

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from io import StringIO
 
 import pytest
@@ -12,22 +11,40 @@ from django.utils import timezone
 
 from jobs.maintenance import retention
 from jobs.maintenance.retention import prune
-from jobs.models import Job, JobEvent, JobStatus
+from jobs.models import EventKind, Job, JobEvent, JobStatus
+from tests.factories import job_in
 
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _every_hour_counted(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
+    """The rollups have counted every hour (the guard itself: its own test below)."""
+    if request.function is not test_only_jobs_whose_hour_is_counted_are_pruned_by_the_command_too:
+        monkeypatch.setattr(retention, "rolled_up_until", timezone.now)
+
+
+def test_only_jobs_whose_hour_is_counted_are_pruned_by_the_command_too():
+    """`manage.py prune_jobs` pruned without the rollup guard the retention duty had: the
+    counters of /metrics dropped by the jobs it deleted uncounted."""
+    from jobs.ledger.rollups import rolled_up_until
+
+    forty_days_ago = timezone.now() - dt.timedelta(days=40)
+    old = job(JobStatus.SUCCEEDED, 40, enqueued_at=forty_days_ago)
+    assert prune(dt.timedelta(days=30)).jobs == 0  # nothing counted yet: nothing pruned
+    out = StringIO()
+    call_command("prune_jobs", "--days", "30", stdout=out)  # it rolls up, then prunes
+    counted_until = rolled_up_until()
+    assert counted_until is not None and old.finished_at is not None
+    assert counted_until > old.finished_at
+    assert not Job.objects.filter(pk=old.pk).exists(), out.getvalue()
+
+
 def job(status: JobStatus, days_ago: float, **fields) -> Job:
-    created = Job.objects.create_pending(
-        job_id=uuid.uuid4(),
-        actor_name="noop",
-        queue_name="default",
-        args=[],
-        kwargs={},
-        max_retries=0,
-    )
+    """A job finished `days_ago` (if final) with one event row (a send with a note)."""
     finished = timezone.now() - dt.timedelta(days=days_ago) if status in JobStatus.final() else None
-    Job.objects.filter(pk=created.pk).update(status=status, finished_at=finished, **fields)
+    created = job_in(status, finished_at=finished, **fields)
+    JobEvent.objects.create(job=created, kind=EventKind.QUEUED, message="sent with a note")
     return created
 
 
@@ -39,7 +56,7 @@ def test_finished_jobs_past_the_cutoff_are_deleted_with_their_events():
     result = prune(dt.timedelta(days=30))
 
     assert result.jobs == len(old)
-    assert result.events == len(old)  # one "enqueued" event each
+    assert result.events == len(old)  # one event row each
     remaining = set(Job.objects.values_list("pk", flat=True))
     assert remaining == {recent.pk, *(j.pk for j in unfinished)}
     assert not JobEvent.objects.filter(job_id__in=[j.pk for j in old]).exists()

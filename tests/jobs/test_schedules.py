@@ -5,20 +5,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import pytest
 from django.contrib.admin.models import LogEntry
-from django.core import mail
+from django.contrib.auth.models import Permission
 from django.test import Client
 from django.utils import timezone
 
 import tests.workbench.tasks as workbench
-from jobs.maintenance.alerts import check_alerts
-from jobs.models import AlertIncident, AlertRule, Job, Schedule, WorkerProcess
-from jobs.schedules import DECLARED
+from jobs.models import Job, Schedule
+from jobs.schedules import DECLARED, scheduler
 from jobs.schedules.scheduler import run_due_schedules, sync_declarations
 from jobs.schedules.timing import in_words
 
@@ -151,48 +148,103 @@ def test_staff_change_pause_and_reset_a_schedule_from_the_admin_audited(tick: Sc
     assert "Changed" in history[0]
 
 
-class Webhook(BaseHTTPRequestHandler):
-    received: list[dict[str, Any]] = []
+def form(schedule: Schedule, **changes: Any) -> dict[str, Any]:
+    """The schedule's change form as posted, with `changes`."""
+    data = {
+        "cron": schedule.cron,
+        "interval": "00:00:02" if schedule.interval else "",
+        "time_zone": schedule.time_zone,
+        "args": json.dumps(schedule.args),
+        "kwargs": json.dumps(schedule.kwargs),
+        **({"paused": "on"} if schedule.paused else {}),
+    }
+    data.update(changes)
+    return {key: value for key, value in data.items() if value is not None}
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        Webhook.received.append(json.loads(body))
-        self.send_response(204)
-        self.end_headers()
 
-    def log_message(self, *args: Any) -> None:
-        pass
+def test_the_last_run_shows_its_own_instant_after_the_timing_changes(tick: Schedule, staff):
+    client = Client()
+    client.force_login(staff)
+    start = timezone.now()
+    [job] = of_tick(tick, run_due_schedules(start + dt.timedelta(seconds=4)))
+    ran_for = scheduler.instant_of(job)
+    assert ran_for is not None
+    url = f"/admin/jobs/schedule/{tick.pk}/change/"
+    assert client.post(url, form(tick, cron="0 3 * * *", interval="")).status_code == 302
+    tick.refresh_from_db()
+    page = client.get(url).content.decode()
+    assert f"{ran_for:%Y-%m-%d %H:%M:%S}" in page  # the job's instant, not the new expression's
+    assert f"{tick.last_instant:%Y-%m-%d %H:%M:%S}" not in page
 
 
-def test_an_alert_fires_once_and_sends_one_recovery_notice(settings):
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    server = HTTPServer(("127.0.0.1", 0), Webhook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    Webhook.received.clear()
-    AlertRule.objects.create(
-        name="workers gone",
-        kind=AlertRule.Kind.WORKERS_GONE,
-        threshold=1,
-        emails="ops@example.com\n",
-        webhook_url=f"http://127.0.0.1:{server.server_port}/hook",
+def test_resuming_through_the_form_counts_from_now_like_the_resume_action(tick: Schedule, staff):
+    client = Client()
+    client.force_login(staff)
+    url = f"/admin/jobs/schedule/{tick.pk}/change/"
+    assert client.post(url, form(tick, paused="on")).status_code == 302
+    page = client.get("/admin/jobs/schedule/").content.decode()
+    assert "paused: the next run is counted from when it resumes" in page
+    tick.refresh_from_db()
+    assert f"{tick.next_run_at:%Y-%m-%d %H:%M:%S}" not in page
+
+    # Paused a while: the instants meanwhile are not run on resume.
+    Schedule.objects.filter(pk=tick.pk).update(
+        last_instant=timezone.now() - dt.timedelta(hours=1),
+        next_run_at=timezone.now() - dt.timedelta(hours=1),
     )
-    WorkerProcess.objects.all().delete()
+    tick.refresh_from_db()
+    assert client.post(url, form(tick, paused=None)).status_code == 302
+    tick.refresh_from_db()
+    assert not tick.paused and tick.next_run_at is not None
+    assert tick.next_run_at > timezone.now()
+    assert not of_tick(tick, run_due_schedules())
 
-    check_alerts()
-    check_alerts()  # still firing: no second notice
 
-    [incident] = AlertIncident.objects.all()
-    assert incident.resolved_at is None and "0 worker process(es) alive" in incident.message
-    assert [m.subject for m in mail.outbox] == ["[Offload] ALERT: workers gone"]
-    assert [(w["rule"], w["state"]) for w in Webhook.received] == [("workers gone", "firing")]
+def test_run_now_and_pause_from_a_schedules_page_ask_first(tick: Schedule, staff, alice):
+    client = Client()
+    client.force_login(staff)
+    page = client.get(f"/admin/jobs/schedule/{tick.pk}/change/").content.decode()
+    run_url = f"/admin/jobs/schedule/{tick.pk}/do/run-now/"
+    pause_url = f"/admin/jobs/schedule/{tick.pk}/do/pause/"
+    assert run_url in page and pause_url in page and "/do/resume/" not in page
 
-    now = timezone.now()
-    WorkerProcess.objects.create(broker_id="w1", host="h", pid=1, started_at=now, seen_at=now)
-    check_alerts()
-    check_alerts()
+    asking = client.get(run_url)
+    assert asking.status_code == 200 and b"Yes, run now" in asking.content
+    assert not runs(tick)  # asking did nothing
+    assert client.post(run_url).status_code == 302
+    [manual] = runs(tick)
+    assert manual.caused_by == staff
 
-    incident.refresh_from_db()
-    assert incident.resolved_at is not None
-    assert [m.subject for m in mail.outbox][1:] == ["[Offload] RESOLVED: workers gone"]
-    assert [w["state"] for w in Webhook.received] == ["firing", "resolved"]
-    server.shutdown()
+    assert b"Yes, pause" in client.get(pause_url).content
+    tick.refresh_from_db()
+    assert not tick.paused
+    client.post(pause_url)
+    tick.refresh_from_db()
+    assert tick.paused
+    page = client.get(f"/admin/jobs/schedule/{tick.pk}/change/").content.decode()
+    assert "/do/resume/" in page and pause_url not in page
+    history = [entry.get_change_message() for entry in LogEntry.objects.order_by("action_time")]
+    assert history == [f"Ran now as job {manual.pk}.", "Paused."]
+
+    # Who may only view schedules sees no button and cannot post to them.
+    viewer = Client()
+    alice.is_staff = True
+    alice.save()
+    alice.user_permissions.add(Permission.objects.get(codename="view_schedule"))
+    viewer.force_login(alice)
+    assert run_url not in viewer.get(f"/admin/jobs/schedule/{tick.pk}/change/").content.decode()
+    assert viewer.post(run_url).status_code == 403
+    assert viewer.post(f"/admin/jobs/schedule/{tick.pk}/do/unknown/").status_code == 404
+
+
+def test_the_form_offers_time_zones_and_says_one_error_for_a_bad_cron(tick: Schedule, staff):
+    client = Client()
+    client.force_login(staff)
+    url = f"/admin/jobs/schedule/{tick.pk}/change/"
+    page = client.get(url).content.decode()
+    assert '<option value="Europe/Paris">' in page and '<select name="time_zone"' in page
+    bad = client.post(url, form(tick, cron="every day", interval="", time_zone="Mars/Base"))
+    errors = bad.context["adminform"].form.errors
+    assert errors["cron"] == ["Not a cron expression (e.g. '*/5 * * * *')."]
+    assert "__all__" not in errors  # not a second error for the same mistake
+    assert "Select a valid choice" in errors["time_zone"][0]

@@ -17,6 +17,7 @@ from jobs.models import EventKind, Job, JobStatus
 from jobs.outbox import enqueue
 from jobs.worker.tracker import JobTracker
 from tests.conftest import settled, wait_for
+from tests.factories import event_kinds
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -40,6 +41,26 @@ def fail_then_succeed(key: str) -> None:
 @dramatiq.actor(queue_name=QUEUE, max_age=1)
 def too_old_to_matter() -> None:
     runs.append("old")
+
+
+def gave_up_on(key: str, *, error: str) -> None:
+    runs.append(f"gave up on {key}: {error}")
+
+
+@dramatiq.actor(
+    queue_name=QUEUE, max_retries=1, min_backoff=10, max_backoff=20, on_final_failure=gave_up_on
+)
+def always_fails(key: str) -> None:
+    runs.append(key)
+    raise ConnectionError(f"attempt {runs.count(key)}")
+
+
+@dramatiq.actor(
+    queue_name=QUEUE, max_retries=3, throws=(PermissionError,), on_final_failure=gave_up_on
+)
+def refused_at_once(key: str) -> None:
+    runs.append(key)
+    raise PermissionError("no")
 
 
 @pytest.fixture
@@ -82,7 +103,7 @@ def test_a_failed_attempt_is_retried_and_then_succeeds(in_process_worker: Worker
     assert job.status == JobStatus.SUCCEEDED
     assert job.attempts == 2
     assert job.last_error == ""
-    kinds = list(job.events.values_list("kind", flat=True))
+    kinds = event_kinds(job)
     assert kinds == ["enqueued", "queued", "started", "attempt_failed", "started", "succeeded"]
     assert job.events.get(kind=EventKind.ATTEMPT_FAILED).exception_type == "ConnectionError"
 
@@ -151,3 +172,19 @@ def test_worker_join_then_join_acks_leaves_nothing_unacked(in_process_worker: Wo
 
     assert unacked(redis_client, QUEUE) == 0
     assert all(Job.objects.get(pk=job.pk).status == JobStatus.SUCCEEDED for job in jobs)
+
+
+def test_the_final_failure_hook_runs_once_when_the_ledger_fails_the_job(in_process_worker: Worker):
+    exhausted = final(enqueue(always_fails, "spent").id)
+    refused = final(enqueue(refused_at_once, "refused").id)
+    succeeded = final(enqueue(fail_then_succeed, "fine").id)
+
+    assert (exhausted.status, exhausted.attempts) == (JobStatus.FAILED, 2)
+    assert (refused.status, refused.attempts) == (JobStatus.FAILED, 1)
+    assert succeeded.status == JobStatus.SUCCEEDED
+    hooks = [run for run in runs if run.startswith("gave up")]
+    # Not after the first, retried attempt; once after the last; none for a success.
+    assert sorted(hooks) == [
+        "gave up on refused: PermissionError: no",
+        "gave up on spent: ConnectionError: attempt 2",
+    ]

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from jobs.ledger import transitions
 from jobs.models import EventKind, Job, JobStatus
+from tests.factories import event_kinds
 
 pytestmark = pytest.mark.django_db
 
@@ -25,10 +26,6 @@ def job() -> Job:
         kwargs={},
         max_retries=3,
     )
-
-
-def kinds(job: Job) -> list[str]:
-    return list(job.events.values_list("kind", flat=True))
 
 
 def claim(job: Job, retries: int = 0):
@@ -55,7 +52,7 @@ def fail_attempt(
 
 def test_a_new_job_is_pending_with_an_enqueued_event(job: Job):
     assert job.status == JobStatus.PENDING
-    assert kinds(job) == ["enqueued"]
+    assert event_kinds(job) == ["enqueued"]
 
 
 def test_claim_starts_the_first_attempt(job: Job):
@@ -64,7 +61,7 @@ def test_claim_starts_the_first_attempt(job: Job):
     job.refresh_from_db()
     assert (attempt, job.attempts, job.status) == (1, 1, JobStatus.RUNNING)
     assert job.started_at == started_at
-    assert kinds(job) == ["enqueued", "started"]
+    assert event_kinds(job) == ["enqueued", "started"]
 
 
 def test_a_duplicate_delivery_of_a_running_attempt_is_refused(job: Job):
@@ -99,11 +96,19 @@ def test_a_stale_delivery_of_an_earlier_attempt_is_refused(job: Job):
     assert Job.objects.get(pk=job.pk).attempts == 2
 
 
-def test_a_late_queued_write_cannot_move_a_running_job_back(job: Job):
+def test_a_late_queued_write_cannot_move_a_running_job_back_but_records_the_send(job: Job):
     claim(job)
+    claimed = Job.objects.get(pk=job.pk)
+    assert claimed.started_at is not None
+    # Sent before the claim, its record written after it.
+    sent = claimed.enqueued_at + (claimed.started_at - claimed.enqueued_at) / 2
 
-    assert transitions.mark_sent(job.id, at=timezone.now()) is False
-    assert Job.objects.get(pk=job.pk).status == JobStatus.RUNNING
+    transitions.mark_sent(job.id, at=sent)
+    job = Job.objects.get(pk=job.pk)
+    assert job.status == JobStatus.RUNNING and job.sent_at == sent  # (it stayed empty before)
+    assert event_kinds(job) == [EventKind.ENQUEUED, EventKind.QUEUED, EventKind.STARTED]
+    transitions.mark_sent(job.id, at=timezone.now())  # a second record of a plain send: kept
+    assert Job.objects.get(pk=job.pk).sent_at == sent
 
 
 def test_a_retry_can_claim_before_the_failed_attempt_is_marked_retrying(job: Job):
@@ -142,7 +147,7 @@ def test_the_last_failed_attempt_is_failed_and_final(job: Job):
     assert job.status == JobStatus.FAILED
     assert job.is_final
     assert job.finished_at is not None and job.duration is not None
-    assert kinds(job)[-1] == "failed"
+    assert event_kinds(job)[-1] == "failed"
 
 
 def test_a_cancelled_job_cannot_be_claimed(job: Job):

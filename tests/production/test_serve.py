@@ -4,6 +4,7 @@ environment, tried from outside over HTTP as a proxy would forward it (X-Forward
 
 from __future__ import annotations
 
+import datetime as dt
 import http.client
 import json
 import os
@@ -22,6 +23,8 @@ from typing import Any
 import pytest
 from django.db import connection
 
+from jobs.models import AlertIncident, AlertRule
+from jobs.models import WorkerProcess as WorkerRow
 from tests.conftest import ROOT, WorkerProcess, database_url, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -134,9 +137,14 @@ def started_production(
         yield web, worker
     finally:
         web.stop()
-        # make's group: make itself and run_workers, which forwards one SIGTERM to rundramatiq.
+        stop_production_worker(worker)
+
+
+def stop_production_worker(worker: WorkerProcess) -> None:
+    # make's group: make itself and run_workers, which forwards one SIGTERM to rundramatiq.
+    if worker.process.poll() is None:
         os.killpg(worker.process.pid, signal.SIGTERM)
-        worker.stop()
+    worker.stop()
 
 
 @pytest.fixture
@@ -193,6 +201,33 @@ def test_a_production_start_serves_pages_static_files_and_runs_a_signup(producti
     [line, *_] = wait_for(attempt_logged, 30, worker.logs)
     assert (line["actor"], line["attempt"]) == ("send_welcome_email", 1)
     assert line["worker"] and line["level"] in {"WARNING", "ERROR"}
+    # ... and the request that caused it, as the web's lines and the response say it.
+    assert line["request_id"] == headers["X-Request-ID"]
+
+    # Every line of both is one JSON object with one time format: gunicorn's error log,
+    # Dramatiq's master process and rundramatiq's banner included.
+    for name, text in (("web", web.logs()), ("worker", worker.logs())):
+        for raw in text.splitlines():
+            record = json.loads(raw)  # not JSON: fails here, naming the line
+            at = dt.datetime.fromisoformat(record["time"])
+            assert at.tzinfo is not None and "T" in record["time"], (name, raw)
+    loggers = {json.loads(raw)["logger"] for raw in worker.logs().splitlines()}
+    assert {"dramatiq.MainProcess", "rundramatiq"} <= loggers, loggers
+    web_loggers = {json.loads(raw)["logger"] for raw in web.logs().splitlines()}
+    assert {"gunicorn.error", "gunicorn.access"} <= web_loggers, web_loggers
+
+
+def test_the_production_web_fires_the_workers_alert_when_every_worker_stopped(redis_url, tmp_path):
+    """gunicorn's processes watch the alerts (post_worker_init: jobs/maintenance/watch.py)."""
+    rule = AlertRule.objects.create(
+        name="no workers", kind=AlertRule.Kind.WORKERS_GONE, threshold=1
+    )
+    with started_production(redis_url, tmp_path, ALERTS_INTERVAL_SECONDS="1") as (web, worker):
+        firing = AlertIncident.objects.filter(rule=rule, resolved_at__isnull=True)
+        # (It may fire while the web starts before the worker: resolved once the worker is up.)
+        wait_for(lambda: WorkerRow.objects.exists() and not firing.exists(), 20, worker.logs)
+        stop_production_worker(worker)
+        wait_for(firing.exists, 15, web.logs)
 
 
 def test_health_and_metrics_answer_from_outside(production):

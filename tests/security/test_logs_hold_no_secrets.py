@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 import pytest
 
 import tests.workbench.tasks as workbench
-from jobs.log_redaction import RedactingFilter, redact_text
+from jobs.logs.redaction import RedactingFilter, redact_text
 from jobs.models import JobStatus
 from jobs.outbox import enqueue
 from tests.conftest import WorkerProcess, wait_for, wait_until_final

@@ -62,7 +62,8 @@ def test_a_failing_job_keeps_its_secrets_out_of_broker_logs_and_ledger(
         workbench.charge_card, "acct-7", PASSWORD, card={"number": CARD, "holder": "Ann"}
     )
 
-    assert wait_until_final(ok.pk, workbench_worker).status == JobStatus.SUCCEEDED
+    done = wait_until_final(ok.pk, workbench_worker)
+    assert done.status == JobStatus.SUCCEEDED, (done.last_error, workbench_worker.logs()[-3000:])
     job = wait_until_final(failing.pk, workbench_worker, timeout=60)
 
     assert job.status == JobStatus.FAILED

@@ -16,12 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import dramatiq
+from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import transaction
 from dramatiq.middleware import CurrentMessage
 
+from jobs import exactly_once
 from jobs.schedules import schedule
 from jobs.tasks_framework import TaskContext, task
-from tests.workbench.records import record
+from tests.workbench.records import die_the_first_time, insert_effect, record
 from tests.workbench.records import runs as runs  # the tests read the records through here
 
 QUEUE = "workbench"
@@ -36,7 +39,12 @@ def slow_effect(key: str, seconds: float) -> None:
     record("done", key)
 
 
-@dramatiq.actor(queue_name=QUEUE, max_retries=3)
+def gave_up(key: str, *, error: str) -> None:
+    """The final-failure hook of the actors below (jobs/worker/hooks.py)."""
+    record("gave_up", f"{key}: {error}")
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=3, on_final_failure=gave_up)
 def kill_my_worker(key: str) -> None:
     """Dies like a job that runs out of memory: SIGKILL to its own worker process."""
     record("started", key)
@@ -114,6 +122,26 @@ async def async_sleeper(key: str, seconds: float) -> None:
     await asyncio.to_thread(record, "done", key)
 
 
+@dramatiq.actor(queue_name=QUEUE, max_retries=0, time_limit=1000)
+async def async_blocker(key: str, seconds: float) -> None:
+    """Blocks its event loop (a sync sleep in async code) past its 1 s time limit."""
+    await asyncio.to_thread(record, "started", key)
+    time.sleep(seconds)  # noqa: ASYNC251  # the mistake this actor stands for
+    # Before its next await: there the cancellation its time limit asked for lands at last.
+    record("done", key)
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=0, time_limit=500)
+def sync_sleeper(key: str, seconds: float) -> None:
+    """A sync actor working past its 0.5 s time limit (Python code: the limit's exception lands
+    between two steps; it cannot interrupt one C call)."""
+    record("started", key)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+    record("done", key)
+
+
 @dramatiq.actor(queue_name=QUEUE, max_retries=3, secret_result_keys=("api_token",))
 def returns(kind: str) -> Any:
     """Returns what the ledger refuses (`object`, `too_big`), or a result with a declared
@@ -125,7 +153,8 @@ def returns(kind: str) -> Any:
     return {"api_token": "tok-123", "rows": [1, 2, 3]}
 
 
-# Django's Tasks framework (TASKS names jobs.tasks_backend.OffloadBackend): tasks on "default".
+# Django's Tasks framework (TASKS names jobs.tasks_framework.backend.OffloadBackend): tasks on
+# "default".
 
 
 @dramatiq.actor(max_retries=0)  # in the `default` queue, beside Django's tasks
@@ -175,3 +204,51 @@ schedule(
     args=["acme"],
     kwargs={"api_token": PARTNER_TOKEN},
 )
+
+
+# --- exactly-once effects: each dies once at `point` of its first run -------------------------
+# "before": before the effect; "effect": after it, before the commit; "commit": after the
+# commit, before the ack (an on-commit callback of the actor's own transaction); "none": never
+# (bench/chaos.py's load). `seconds`: work before the effect, a window for outside kills.
+
+
+def _effect_then_die(key: str, point: str, seconds: float) -> None:
+    if point == "before":
+        die_the_first_time(key, point)
+    time.sleep(seconds)
+    insert_effect(key)
+    if point == "effect":
+        die_the_first_time(key, point)
+    if point == "commit":
+        transaction.on_commit(lambda: die_the_first_time(key, point))
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=3, exactly_once=True)
+def effect_once(key: str, point: str, seconds: float = 0.0) -> str:
+    record("started", key)
+    _effect_then_die(key, point, seconds)
+    return key
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=3, exactly_once=True)
+async def async_effect_once(key: str, point: str, seconds: float = 0.0) -> str:
+    record("started", key)
+    await asyncio.sleep(0.01)
+    await sync_to_async(_effect_then_die)(key, point, seconds)
+    return key
+
+
+@task()
+@exactly_once
+def task_effect_once(key: str, point: str, seconds: float = 0.0) -> str:
+    record("started", key)
+    _effect_then_die(key, point, seconds)
+    return key
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=3)
+def effect_at_least_once(key: str, point: str, seconds: float = 0.0) -> str:
+    """The same effect without the option: what the broker alone promises."""
+    record("started", key)
+    _effect_then_die(key, point, seconds)
+    return key

@@ -9,7 +9,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from jobs.maintenance.retention import prune
+from jobs.ledger.rollups import roll_up
+from jobs.maintenance.retention import prune, prune_cutoff
 from jobs.models import Job, JobStatus
 
 
@@ -40,10 +41,21 @@ class Command(BaseCommand):
         if not days or days <= 0:
             raise CommandError("Give --days (or set LEDGER_RETENTION_DAYS).")
         older_than = dt.timedelta(days=days)
+        roll_up()  # count every settled hour first (deletes nothing): only counted jobs go
+        cutoff = prune_cutoff(older_than)
+        if cutoff is not None and cutoff < timezone.now() - older_than:
+            self.stdout.write(
+                f"Only jobs finished before {cutoff:%Y-%m-%d %H:%M} UTC are counted in the "
+                "hourly rollups yet: the others stay until they are."
+            )
         if dry_run:
-            count = Job.objects.filter(
-                status__in=JobStatus.final(), finished_at__lt=timezone.now() - older_than
-            ).count()
+            count = (
+                0
+                if cutoff is None
+                else Job.objects.filter(
+                    status__in=JobStatus.final(), finished_at__lt=cutoff
+                ).count()
+            )
             self.stdout.write(f"{count} finished job(s) older than {days:g} days would be deleted.")
             return
         result = prune(older_than, parallel=parallel)

@@ -1,10 +1,12 @@
-// Job dashboard: draws the charts and refreshes the page body every few seconds (pausable).
+// Job dashboard: draws the charts and refreshes the page body every few seconds (pausable),
+// fetching only the sections whose content changed (each carries a hash of its HTML).
 "use strict";
 (function () {
   const REFRESH_MS = 5000;
   const body = document.getElementById("dashboard-body");
   const state = document.getElementById("dashboard-refresh-state");
   const pause = document.getElementById("dashboard-pause");
+  const at = document.getElementById("dashboard-at");
   const charts = {};
   let paused = window.localStorage.getItem("jobs-dashboard-paused") === "1";
   const colors = { succeeded: "#15803d", retried: "#d97706", failed: "#dc2626" };
@@ -23,6 +25,7 @@
       charts[id].data.labels = series.labels;
       charts[id].data.datasets.forEach((dataset, i) => { dataset.data = datasets[i].data; });
       charts[id].$links = series.links;
+      charts[id].$bounds = series.bounds;
       charts[id].update("none");
       return;
     }
@@ -36,11 +39,15 @@
           if (!elements.length) return;
           const hit = elements[0];
           const key = chart.data.datasets[hit.datasetIndex].key;
-          window.location.href = chart.$links[key][hit.index];
+          const bounds = chart.$bounds;
+          window.location.href = chart.$links[key] +
+            "&finished_at__gte=" + encodeURIComponent(bounds[hit.index]) +
+            "&finished_at__lt=" + encodeURIComponent(bounds[hit.index + 1]);
         },
       },
     });
     chart.$links = series.links;
+    chart.$bounds = series.bounds;
     charts[id] = chart;
   }
 
@@ -56,11 +63,22 @@
   async function refresh() {
     if (paused) return;
     try {
-      const response = await fetch(body.dataset.partialUrl, { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } });
+      const have = Array.from(body.querySelectorAll("[data-section]"))
+        .map((node) => node.dataset.section + ":" + node.dataset.hash).join(",");
+      const url = body.dataset.partialUrl + "&have=" + encodeURIComponent(have);
+      const response = await fetch(url, { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } });
       if (!response.ok) throw new Error("HTTP " + response.status);
       if (response.redirected) throw new Error("logged out? reload the page");
-      body.innerHTML = await response.text();
-      drawAll();
+      const answer = await response.json();
+      for (const [name, section] of Object.entries(answer.sections)) {
+        const node = body.querySelector('[data-section="' + name + '"]');
+        if (!node) continue;
+        node.innerHTML = section.html;
+        node.dataset.hash = section.hash;
+      }
+      at.textContent = answer.at_text;
+      at.dateTime = answer.at;
+      if ("charts" in answer.sections) drawAll();
       showState("Refreshes every " + REFRESH_MS / 1000 + " s");
     } catch (error) {
       showState("Refresh failed (" + error.message + "); retrying");

@@ -17,6 +17,7 @@ from jobs.ledger import staff_actions
 from jobs.maintenance.ledger_check import check_ledger
 from jobs.models import EventKind, Job, JobStatus
 from jobs.outbox import enqueue
+from tests.factories import event_kinds
 
 pytestmark = pytest.mark.django_db
 
@@ -43,10 +44,6 @@ def dead_letter(redis_client, job: Job) -> None:
     redis_client.hset(f"{key}.msgs", job.delivery_id, payload)
 
 
-def kinds(job: Job) -> list[str]:
-    return list(job.events.values_list("kind", flat=True))
-
-
 def test_retry_sends_the_same_job_again_with_a_new_attempt_series(
     redis_url: str, redis_client, staff: User
 ):
@@ -62,7 +59,7 @@ def test_retry_sends_the_same_job_again_with_a_new_attempt_series(
     assert job.finished_at is None
     retried = job.events.get(kind=EventKind.RETRIED)
     assert retried.operator == staff
-    assert kinds(job)[-2:] == [EventKind.RETRIED, EventKind.QUEUED]
+    assert event_kinds(job)[-2:] == [EventKind.RETRIED, EventKind.QUEUED]
     namespace = dramatiq.get_broker().namespace  # type: ignore[attr-defined]
     waiting = redis_client.hvals(f"{namespace}:{workbench.QUEUE}.msgs")
     assert [json.loads(m)["message_id"] for m in waiting] == [str(job.pk)]

@@ -1,5 +1,5 @@
 """A backend for Django's Tasks framework: any app's `@task` runs on Dramatiq workers through the
-ledger. `TASKS = {"default": {"BACKEND": "jobs.tasks_backend.OffloadBackend"}}`.
+ledger. `TASKS = {"default": {"BACKEND": "jobs.tasks_framework.backend.OffloadBackend"}}`.
 
 Works with `django.tasks` (Django 6) and the django-tasks backport (Django 5.2). Each task is a
 Dramatiq actor named by the task's module path, so the admin, the dashboard and /metrics show
@@ -27,6 +27,7 @@ from dramatiq.middleware import CurrentMessage
 
 from jobs.brokers.on_demand import DeclaresActorsOnDemand
 from jobs.brokers.priorities import orders_by_priority
+from jobs.ledger.history import timeline
 from jobs.ledger.redaction import SealError, open_arguments
 from jobs.ledger.transitions import exception_type_of
 from jobs.models import EventKind, Job, JobStatus
@@ -139,11 +140,11 @@ class OffloadBackend(BaseTaskBackend):
         arguments: tuple[list[Any], dict[str, Any]] | None = None,
     ) -> TaskResult[Any]:
         if events is None:
-            events = list(
-                job.events.filter(
-                    kind__in=[EventKind.STARTED, EventKind.ATTEMPT_FAILED, EventKind.FAILED]
-                ).values_list("kind", "worker", "exception_type", "traceback")
-            )
+            events = [
+                (event.kind, event.worker, event.exception_type, event.traceback)
+                for event in timeline(job)
+                if event.kind in (EventKind.STARTED, EventKind.ATTEMPT_FAILED, EventKind.FAILED)
+            ]
         if arguments is None:
             try:  # the ledger keeps secret arguments sealed; code with the key gets them back
                 arguments = open_arguments(job.args, job.kwargs, job.sealed_arguments)

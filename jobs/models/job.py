@@ -1,4 +1,5 @@
-"""Job and JobEvent: the ledger's state, its allowed transitions, and the queries staff need."""
+"""Job and JobEvent: the ledger's rows, their queries by state, creating jobs; the uniqueness
+lock a unique job holds."""
 
 from __future__ import annotations
 
@@ -12,102 +13,17 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
-from jobs import log_context
-from jobs.ledger.bulk_insert import insert_for_each, insert_many, insert_rows
+from jobs.ledger.bulk_insert import insert_many, insert_rows
 from jobs.ledger.error_groups import error_group
-from jobs.ledger.redaction import REDACTED, open_arguments, seal_arguments
-
-#: Longest error text kept on a job row (the full text stays on the event).
-ERROR_SUMMARY_LENGTH = 500
-
-#: The actor name under which undecodable payloads are recorded.
-UNDECODABLE_ACTOR = "(undecodable message)"
-
-#: Deliveries of one attempt lost with their worker before the job is failed: a job that keeps
-#: killing its worker (out of memory, a crash in C code) must not loop forever.
-MAX_LOST_DELIVERIES = 3
-
-#: Error types of failures decided outside an attempt (for error groups).
-WORKER_LOST_ERROR = "WorkerLost"
-UNDECODABLE_ERROR = "UndecodableMessage"
-
-
-class JobStatus(models.TextChoices):
-    """Where a job is now. True at every instant: see the transitions on `JobManager`."""
-
-    PENDING = "pending", "Pending"
-    """Committed to the ledger but not (yet) handed to the broker."""
-    QUEUED = "queued", "Queued"
-    """In the broker, waiting for a worker."""
-    SCHEDULED = "scheduled", "Scheduled"
-    """In the broker with a due time (`next_eta`): a delay, an ETA, a task's run_after."""
-    RUNNING = "running", "Running"
-    """A worker claimed it and is running an attempt."""
-    RETRYING = "retrying", "Retrying"
-    """An attempt failed and another one is scheduled (see `next_eta`)."""
-    SUCCEEDED = "succeeded", "Succeeded"
-    """An attempt finished without error. Final."""
-    FAILED = "failed", "Failed"
-    """No further attempt will happen on its own (retries exhausted or a non-retryable error)."""
-    SKIPPED = "skipped", "Skipped"
-    """Claimed but not run (for example too old for its age limit). Final."""
-    CANCELLED = "cancelled", "Cancelled"
-    """Cancelled before it ran; a worker that receives it skips it. Final."""
-
-    @classmethod
-    def final(cls) -> frozenset[JobStatus]:
-        return frozenset({cls.SUCCEEDED, cls.FAILED, cls.SKIPPED, cls.CANCELLED})
-
-    @classmethod
-    def unfinished(cls) -> frozenset[JobStatus]:
-        return frozenset(set(cls) - cls.final())
-
-    @classmethod
-    def waiting(cls) -> frozenset[JobStatus]:
-        """Unfinished and not running: nobody is working on it right now."""
-        return cls.unfinished() - {cls.RUNNING}
-
-    @classmethod
-    def cancellable(cls) -> frozenset[JobStatus]:
-        """Staff may cancel these: no attempt is running, so the worker can still skip it."""
-        return cls.waiting()
-
-    @classmethod
-    def retryable(cls) -> frozenset[JobStatus]:
-        """Staff may retry these (the same job, a new attempt series)."""
-        return frozenset({cls.FAILED})
-
-
-class EventKind(models.TextChoices):
-    """What happened to a job. Events are append-only: one row per fact."""
-
-    ENQUEUED = "enqueued", "Enqueued"
-    """The job row was written, inside the transaction of the request that caused it."""
-    QUEUED = "queued", "Sent to broker"
-    """The message reached the broker."""
-    STARTED = "started", "Started"
-    """A worker claimed the job and began an attempt."""
-    ATTEMPT_FAILED = "attempt_failed", "Attempt failed, retry scheduled"
-    """An attempt raised; the error is kept here and another attempt is scheduled at `eta`."""
-    SUCCEEDED = "succeeded", "Succeeded"
-    """An attempt finished without error."""
-    FAILED = "failed", "Failed"
-    """The last attempt raised and no further attempt will happen; its error is kept here."""
-    SKIPPED = "skipped", "Delivery skipped"
-    """A delivery arrived that must not run (a duplicate, or the job was already final)."""
-    CANCELLED = "cancelled", "Cancelled"
-    """Staff cancelled the job before it ran."""
-    WORKER_LOST = "worker_lost", "Worker lost"
-    """The worker running an attempt stopped heart-beating (killed, crashed); the broker
-    delivered the message again."""
-    RESENT = "resent", "Resent by the relay"
-    """The job was still pending (its send had failed) and the relay sent it."""
-    RUN_NOW = "run_now", "Run now by staff"
-    """Staff sent a scheduled job before its due time (its delayed message is refused later)."""
-    RETRIED = "retried", "Retried by staff"
-    """Staff retried the failed job: same id, attempts counted again from one, history kept."""
-    COPIED = "copied", "Run again as a new job"
-    """Staff ran the job again as a new job (linked both ways); this job is unchanged."""
+from jobs.ledger.redaction import seal_arguments
+from jobs.logs import context as log_context
+from jobs.models.states import (
+    ERROR_SUMMARY_LENGTH,
+    UNDECODABLE_ACTOR,
+    UNDECODABLE_ERROR,
+    EventKind,
+    JobStatus,
+)
 
 
 class JobQuerySet(models.QuerySet["Job"]):
@@ -145,6 +61,13 @@ class JobQuerySet(models.QuerySet["Job"]):
         return self.pending().filter(
             models.Q(relay_lease_until__isnull=True)
             | models.Q(relay_lease_until__lt=timezone.now())
+        )
+
+    def due_for_relay(self, *, enqueued_before: dt.datetime) -> JobQuerySet:
+        """Relayable jobs whose send is known to have failed or whose lease expired (at once),
+        or enqueued before `enqueued_before` (their web process may have died sending them)."""
+        return self.relayable().filter(
+            models.Q(relay_lease_until__isnull=False) | models.Q(enqueued_at__lt=enqueued_before)
         )
 
     def retryable(self) -> JobQuerySet:
@@ -207,16 +130,21 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
         elif copy_of is not None:
             job.about_type_id = copy_of.about_type_id
             job.about_id, job.about_label = copy_of.about_id, copy_of.about_label
-        event = JobEvent(
-            job=job, kind=EventKind.ENQUEUED, at=job.enqueued_at, eta=due, message=note
-        )
-        if copy_of is not None:
-            event.operator = user
-            event.message = f"Copy of job {copy_of.pk}, run again by {user or 'an operator'}."
+        # A plain enqueue is a fact of the row (`enqueued_at`, jobs/ledger/history.py); a due
+        # time, a note or a copy's origin needs its event row.
+        rows: list[models.Model] = [job]
+        if due is not None or note or copy_of is not None:
+            event = JobEvent(
+                job=job, kind=EventKind.ENQUEUED, at=job.enqueued_at, eta=due, message=note
+            )
+            if copy_of is not None:
+                event.operator = user
+                event.message = f"Copy of job {copy_of.pk}, run again by {user or 'an operator'}."
+            rows.append(event)
         # No savepoint: enqueue() runs inside the caller's transaction, and a failed insert
         # must fail that transaction anyway.
         with transaction.atomic(savepoint=False):
-            insert_rows(job, event)
+            insert_rows(*rows)
         job._state.adding = False
         return job
 
@@ -230,8 +158,8 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
         caused_by: Any = None,
     ) -> list[Job]:
         """create_pending for many jobs of one actor: (job_id, args, kwargs) each. The jobs go
-        in through one cached statement (one COPY on PostgreSQL), their `enqueued` events by
-        INSERT ... SELECT from them (jobs/ledger/bulk_insert.py)."""
+        in through one cached statement (one COPY on PostgreSQL, jobs/ledger/bulk_insert.py);
+        their `enqueued` events are facts of their rows."""
         user = _user(caused_by)
         jobs = [
             self._pending(job_id, actor_name, queue_name, args, kwargs, max_retries, user)
@@ -239,13 +167,6 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
         ]
         with transaction.atomic(savepoint=False):  # as create_pending: the caller's transaction
             insert_many(jobs)
-            insert_for_each(
-                JobEvent,
-                parent="job",
-                parent_ids=[job.id for job in jobs],
-                values={"kind": EventKind.ENQUEUED},
-                from_parent={"at": "enqueued_at"},
-            )
         for job in jobs:
             job._state.adding = False
         return jobs
@@ -301,6 +222,7 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
                     sealed_arguments=stored.sealed,
                     max_retries=max_retries,
                     status=JobStatus.SCHEDULED if eta else JobStatus.QUEUED,
+                    enqueued_at=now,  # its record begins with the send (jobs/ledger/history.py)
                     sent_at=now,
                     next_eta=eta,
                 )
@@ -341,10 +263,6 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):  # type: ignore[mis
             )
         return job
 
-    def record_event(self, job_id: uuid.UUID, kind: EventKind, **fields: Any) -> None:
-        """Append an event without changing the job (e.g. a refused delivery)."""
-        JobEvent.objects.create(job_id=job_id, kind=kind, **fields)
-
 
 class Job(models.Model):
     """One background job, from the request that caused it to its final state.
@@ -374,7 +292,9 @@ class Job(models.Model):
     worker_id = models.CharField(max_length=64, blank=True)
     # The broker's id of the current delivery (changes on every enqueue, not on redelivery).
     delivery_id = models.CharField(max_length=64, blank=True)
-    # Set by the outbox relay that is sending this pending job, so no other relay sends it too.
+    # No relay sends this pending job before this instant (one relay is sending it, or staff
+    # just did); once passed, the relay sends it at its next tick without the grace that waits
+    # for a web process's own send. A failed send sets it to its instant (jobs/outbox.py).
     relay_lease_until = models.DateTimeField(null=True, blank=True)
     lost_deliveries = models.PositiveSmallIntegerField(
         default=0, help_text="Times a worker died while running this job."
@@ -394,9 +314,15 @@ class Job(models.Model):
         on_delete=models.SET_NULL,
         related_name="copies",
         help_text="The job staff ran again as this one.",
+        db_index=False,  # job_copy_of, partial
     )
     about_type = models.ForeignKey(
-        ContentType, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        ContentType,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,  # job_about leads with it
     )
     about_id = models.CharField(max_length=64, blank=True)
     about = GenericForeignKey("about_type", "about_id")
@@ -408,6 +334,7 @@ class Job(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="caused_jobs",
+        db_index=False,  # job_caused_by, partial
     )
     # The web request that enqueued it: the same id is on that request's log lines.
     request_id = models.CharField(max_length=64, blank=True)
@@ -428,15 +355,35 @@ class Job(models.Model):
             models.Index(fields=["actor_name", "-enqueued_at"], name="job_actor_enqueued"),
             models.Index(fields=["queue_name", "-enqueued_at"], name="job_queue_enqueued"),
             models.Index(fields=["-enqueued_at"], name="job_enqueued"),
-            models.Index(fields=["about_type", "about_id"], name="job_about"),
-            models.Index(fields=["about_label"], name="job_about_label"),
+            # Every row version of a job writes an entry into each index whose condition it
+            # meets (a status change is never a HOT update): those that serve few jobs are
+            # partial, so the jobs they do not serve cost them nothing (docs/PERFORMANCE.md).
+            models.Index(
+                fields=["about_type", "about_id"],
+                condition=~models.Q(about_id=""),
+                name="job_about",
+            ),
+            models.Index(
+                fields=["about_label"], condition=~models.Q(about_label=""), name="job_about_label"
+            ),
+            models.Index(
+                fields=["copy_of"], condition=models.Q(copy_of__isnull=False), name="job_copy_of"
+            ),
+            models.Index(
+                fields=["caused_by"],
+                condition=models.Q(caused_by__isnull=False),
+                name="job_caused_by",
+            ),
             # Staff paste a request id from a log line into the search box.
             models.Index(
                 fields=["request_id"], condition=~models.Q(request_id=""), name="job_request_id"
             ),
             # Covering (PostgreSQL): the dashboard's per-hour counts read only the index.
             models.Index(
-                fields=["-finished_at"], include=["status", "attempts"], name="job_finished"
+                fields=["-finished_at"],
+                include=["status", "attempts"],
+                condition=models.Q(finished_at__isnull=False),
+                name="job_finished",
             ),
             models.Index(
                 fields=["error_group"],
@@ -475,7 +422,9 @@ class Job(models.Model):
 class JobEvent(models.Model):
     """One fact in a job's history. Append-only, like Django's LogEntry."""
 
-    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="events")
+    job = models.ForeignKey(
+        Job, on_delete=models.CASCADE, related_name="events", db_index=False
+    )  # jobevent_job_at leads with it
     kind = models.CharField(max_length=20, choices=EventKind.choices)
     at = models.DateTimeField(default=timezone.now)
     attempt = models.PositiveIntegerField(default=0)
@@ -486,86 +435,27 @@ class JobEvent(models.Model):
     eta = models.DateTimeField(null=True, blank=True)
     # The staff member whose action this event records (retry, cancel, run again).
     operator = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,  # jobevent_operator, partial
     )
 
     class Meta:
         ordering = ["at", "id"]
-        indexes = [models.Index(fields=["job", "at"], name="jobevent_job_at")]
-
-    def __str__(self) -> str:
-        return f"{self.get_kind_display()} ({self.at:%Y-%m-%d %H:%M:%S})"
-
-
-class HourCounts(models.Model):
-    """What the jobs of one actor and queue did in one hour (the counters of /metrics and the
-    dashboard's chart)."""
-
-    hour = models.DateTimeField()
-    actor_name = models.CharField(max_length=255)
-    queue_name = models.CharField(max_length=255)
-    enqueued = models.PositiveIntegerField(default=0, help_text="Created in this hour.")
-    succeeded = models.PositiveIntegerField(default=0, help_text="At the first attempt.")
-    retried = models.PositiveIntegerField(default=0, help_text="Succeeded after retries.")
-    failed = models.PositiveIntegerField(default=0)
-    attempts = models.PositiveIntegerField(default=0, help_text="Of the jobs finished.")
-    run_seconds = models.FloatField(default=0.0, help_text="Sum over the jobs finished.")
-    wait_seconds = models.FloatField(default=0.0, help_text="Sum, enqueue to first start.")
-    # Cumulative histogram counts of the finished jobs, by upper bound in seconds (as text).
-    run_buckets = models.JSONField(default=dict)
-    wait_buckets = models.JSONField(default=dict)
-
-    class Meta:
-        abstract = True
-
-
-class JobsPerHour(HourCounts):
-    """One past hour of one actor and queue: the dashboard's 7-day chart and the /metrics
-    counters, without re-counting jobs on every view and kept when retention prunes the jobs.
-    Written once per settled hour by the workers (jobs/ledger/rollups.py), before pruning."""
-
-    class Meta:
-        ordering = ["hour"]
-        verbose_name_plural = "jobs per hour"
-        constraints = [
-            models.UniqueConstraint(
-                fields=["hour", "actor_name", "queue_name"], name="jobsperhour_unique"
-            )
+        indexes = [
+            models.Index(fields=["job", "at"], name="jobevent_job_at"),
+            models.Index(
+                fields=["operator"],
+                condition=models.Q(operator__isnull=False),
+                name="jobevent_operator",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.hour:%Y-%m-%d %H:00} {self.actor_name}"
-
-
-class RemovedJobCounts(HourCounts):
-    """What jobs deleted or reset by staff had added to an hour not rolled up yet (the current
-    one, say): counted with that hour's live jobs and folded into its rollup, so no counter goes
-    back when staff delete or retry a job (Prometheus would read it as a reset)."""
-
-    class Meta:
-        indexes = [models.Index(fields=["hour"], name="removedjobcounts_hour")]
-
-    def __str__(self) -> str:
-        return f"{self.hour:%Y-%m-%d %H:00} {self.actor_name} (removed)"
-
-
-class WorkerProcess(models.Model):
-    """A worker process, as its upkeep thread last announced it (every few seconds): the
-    dashboard's and /metrics' list of workers, whatever the broker."""
-
-    broker_id = models.CharField(max_length=64, unique=True)
-    host = models.CharField(max_length=255)
-    pid = models.PositiveIntegerField()
-    threads = models.PositiveIntegerField(default=0)
-    queues = models.JSONField(default=list)
-    started_at = models.DateTimeField()
-    seen_at = models.DateTimeField()
-
-    class Meta:
-        ordering = ["-seen_at"]
-
-    def __str__(self) -> str:
-        return f"{self.host}:{self.pid}"
+        return f"{self.get_kind_display()} ({self.at:%Y-%m-%d %H:%M:%S})"
 
 
 class UniqueJobLock(models.Model):
@@ -580,117 +470,3 @@ class UniqueJobLock(models.Model):
 
     def __str__(self) -> str:
         return self.key
-
-
-class Schedule(models.Model):
-    """A periodic job: declared in code (jobs/schedules), stored here so staff can see it, pause
-    it and change it from the admin (`overridden` until reset to the code's declaration)."""
-
-    name = models.SlugField(max_length=100, unique=True)
-    actor_name = models.CharField(max_length=255)
-    cron = models.CharField(
-        max_length=100, blank=True, help_text="A cron expression, e.g. '*/5 * * * *'."
-    )
-    interval = models.DurationField(null=True, blank=True, help_text="Or every so often.")
-    time_zone = models.CharField(max_length=64, default="UTC")
-    #: Shown and edited by staff with secret-named ones as "[redacted]"; their values are in
-    #: `sealed_arguments`, as on a job (jobs/ledger/redaction.py).
-    args = models.JSONField(default=list, blank=True)
-    kwargs = models.JSONField(default=dict, blank=True)
-    sealed_arguments = models.TextField(blank=True, editable=False)
-    paused = models.BooleanField(default=False)
-    #: The code's declaration as last seen by a worker (what a reset returns to), its secret
-    #: arguments redacted and fingerprinted (`arguments_digest`), never stored.
-    declared = models.JSONField(default=dict, blank=True, editable=False)
-    overridden = models.BooleanField(default=False, editable=False)
-    declared_in_code = models.BooleanField(default=True, editable=False)
-    #: The last instant a run was enqueued for, its job, and the next instant due.
-    last_instant = models.DateTimeField(null=True, blank=True, editable=False)
-    last_job = models.ForeignKey(
-        Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
-    )
-    next_run_at = models.DateTimeField(null=True, blank=True, editable=False)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-
-    class Meta:
-        ordering = ["name"]
-        permissions = [("run_schedule", "Can run a schedule now")]
-        constraints = [
-            models.CheckConstraint(
-                condition=~models.Q(cron="") | models.Q(interval__isnull=False),
-                name="schedule_cron_or_interval",
-            )
-        ]
-
-    def __str__(self) -> str:
-        return self.name
-
-    def real_arguments(self) -> tuple[list[Any], dict[str, Any]]:
-        """The arguments its jobs get, secrets opened."""
-        return open_arguments(list(self.args), dict(self.kwargs), self.sealed_arguments)
-
-    def set_arguments(self, args: list[Any], kwargs: dict[str, Any]) -> None:
-        """Store new arguments, secrets sealed. A secret given back as "[redacted]" (a form
-        that showed it so) keeps its current value."""
-        current_args, current_kwargs = self.real_arguments()
-        args = [
-            current_args[i] if value == REDACTED and i < len(current_args) else value
-            for i, value in enumerate(args)
-        ]
-        kwargs = {
-            name: current_kwargs.get(name, value) if value == REDACTED else value
-            for name, value in kwargs.items()
-        }
-        stored = seal_arguments(self.actor_name, args, kwargs)
-        self.args, self.kwargs, self.sealed_arguments = stored.args, stored.kwargs, stored.sealed
-
-
-class AlertRule(models.Model):
-    """A condition staff want to hear about (checked every minute by the `alerts` schedule)."""
-
-    class Kind(models.TextChoices):
-        QUEUE_WAIT = "queue_wait", "Oldest waiting job older than N minutes on a queue"
-        FAILURE_RATE = "failure_rate", "An actor's failure rate over N % in the last hour"
-        SCHEDULE_MISSED = "schedule_missed", "A schedule missed its run by N minutes"
-        WORKERS_GONE = "workers_gone", "Fewer than N workers alive"
-
-    name = models.CharField(max_length=100, unique=True)
-    kind = models.CharField(max_length=20, choices=Kind.choices)
-    threshold = models.FloatField(help_text="N: minutes, percent or workers, by kind.")
-    queue_name = models.CharField(max_length=255, blank=True, help_text="For a queue's wait.")
-    actor_name = models.CharField(max_length=255, blank=True, help_text="For a failure rate.")
-    schedule_name = models.CharField(
-        max_length=100, blank=True, help_text="For a missed run (empty: any schedule)."
-    )
-    emails = models.TextField(blank=True, help_text="Addresses to notify, one per line.")
-    webhook_url = models.URLField(blank=True, help_text="POSTed a JSON body on each change.")
-    enabled = models.BooleanField(default=True)
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class AlertIncident(models.Model):
-    """One time a rule fired, until it recovered: notified once when it opens and once when it
-    resolves. At most one open incident per rule (a constraint: concurrent checks cannot both
-    open one)."""
-
-    rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="incidents")
-    opened_at = models.DateTimeField(default=timezone.now)
-    resolved_at = models.DateTimeField(null=True, blank=True)
-    message = models.TextField()
-    notified_open = models.BooleanField(default=False)
-    notified_resolved = models.BooleanField(default=False)
-
-    class Meta:
-        ordering = ["-opened_at"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["rule"],
-                condition=models.Q(resolved_at__isnull=True),
-                name="alertincident_one_open_per_rule",
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.rule} since {self.opened_at:%Y-%m-%d %H:%M}"

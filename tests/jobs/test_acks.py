@@ -4,10 +4,12 @@ stop() acks everything held, and a hold that arrives after stop() is acked by it
 from __future__ import annotations
 
 import threading
+import time
 from functools import partial
 
 from dramatiq.errors import BrokerConnectionError
 
+from jobs.brokers.held_acks import AckTogether
 from jobs.worker.acks import Acker
 
 
@@ -35,7 +37,8 @@ def test_each_message_is_acked_only_after_its_write_settled_in_the_order_held():
     gates["a"].set()
     assert acked.wait(10)
     acker.stop()
-    assert done == ["settled a", "acked a", "settled b", "acked b"]
+    # Held together, they settle in order, then go together: no ack before its write.
+    assert done == ["settled a", "settled b", "acked a", "acked b"]
 
 
 def test_stop_acks_everything_held_before_it_returns():
@@ -92,3 +95,34 @@ def test_an_ack_that_meets_a_connection_error_is_retried_until_it_lands(monkeypa
     acker.join()
     acker.stop()
     assert len(attempts) == 3  # Dramatiq's own post_process_message retries the same way
+
+
+class Together(AckTogether):
+    def __init__(self, key: str, log: list[object]) -> None:
+        self.together_key, self.log, self.key = key, log, key
+
+    def __call__(self) -> None:
+        self.log.append(f"alone {self.key}")
+
+    def ack_all(self, acks: list[AckTogether]) -> None:
+        self.log.append(len(acks))
+
+
+def test_acks_held_together_go_in_one_call_per_broker():
+    acker = Acker()
+    acker.start()
+    gate = threading.Event()
+    log: list[object] = []
+
+    def first_write() -> None:
+        assert gate.wait(10)
+
+    acker.put(first_write, partial(log.append, "first"))  # the acker waits on its write...
+    time.sleep(0.2)
+    for n in range(30):  # ... while these are held
+        acker.put(lambda: None, Together("redis-a" if n % 3 else "redis-b", log))
+    acker.put(lambda: None, Together("redis-c", log))  # one of its kind: acked alone
+    gate.set()
+    acker.stop()
+    assert log[0] == "first"
+    assert sorted(log[1:], key=str) == [10, 20, "alone redis-c"]

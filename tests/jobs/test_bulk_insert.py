@@ -1,5 +1,5 @@
-"""fast_insert (jobs/ledger/bulk_insert.py): rows written without Model.save() are the rows Django
-would have written."""
+"""insert_rows and insert_many (jobs/ledger/bulk_insert.py): rows written without Model.save()
+are the rows Django would have written."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from jobs.ledger.bulk_insert import (
     _FULL,
     _statement,
     _values,
-    insert_for_each,
     insert_many,
     insert_rows,
 )
@@ -48,37 +47,6 @@ def test_insert_rows_and_insert_many_write_what_save_would():
         assert stored.enqueued_at == job.enqueued_at
         assert stored.status == JobStatus.PENDING
     assert list(one.events.values_list("kind", "at")) == [(EventKind.ENQUEUED, one.enqueued_at)]
-
-
-def test_insert_for_each_writes_one_row_per_parent_with_values_copies_and_defaults(monkeypatch):
-    monkeypatch.setattr("jobs.ledger.bulk_insert.CHUNK", 2)  # 5 parents: statements of 2, 2 and 1
-    jobs = new_jobs(5)
-    insert_many(jobs)
-    sent_at = timezone.now()
-
-    insert_for_each(
-        JobEvent,
-        parent="job",
-        parent_ids=[job.id for job in jobs],
-        values={"kind": EventKind.ENQUEUED},
-        from_parent={"at": "enqueued_at"},
-    )
-    insert_for_each(
-        JobEvent,
-        parent="job",
-        parent_ids=[job.id for job in jobs[:3]],
-        values={"kind": EventKind.QUEUED, "at": sent_at, "message": "<b>note</b>"},
-    )
-
-    for n, job in enumerate(jobs):
-        events = list(JobEvent.objects.filter(job=job).order_by("id"))
-        assert [(e.kind, e.at) for e in events] == [(EventKind.ENQUEUED, job.enqueued_at)] + (
-            [(EventKind.QUEUED, sent_at)] if n < 3 else []
-        )
-        for event in events:  # every other field its default
-            assert (event.attempt, event.worker, event.traceback, event.eta) == (0, "", "", None)
-            assert event.operator_id is None
-        assert [e.message for e in events] == [""] + (["<b>note</b>"] if n < 3 else [])
 
 
 def test_the_values_that_skip_field_preparation_are_what_preparation_would_give():

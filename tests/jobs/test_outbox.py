@@ -15,6 +15,7 @@ from accounts.tasks import send_welcome_email
 from jobs.models import Job, JobStatus
 from jobs.outbox import enqueue, enqueue_many
 from tests.conftest import point_broker_at
+from tests.factories import event_kinds
 
 pytestmark = pytest.mark.django_db
 
@@ -93,7 +94,7 @@ def test_enqueue_many_records_every_job_and_sends_them_all_on_commit(
     for job in Job.objects.filter(pk__in=[j.id for j in jobs]):
         assert job.status == JobStatus.QUEUED
         assert job.caused_by == alice
-        assert list(job.events.values_list("kind", flat=True)) == ["enqueued", "queued"]
+        assert event_kinds(job) == ["enqueued", "queued"]
 
 
 def test_enqueue_many_rolled_back_leaves_no_row_and_sends_nothing(

@@ -1,0 +1,1 @@
+"""What a log line is about, and what it must never show."""
