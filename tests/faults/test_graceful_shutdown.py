@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -84,3 +85,32 @@ def test_run_workers_stops_gracefully_even_when_its_whole_process_group_is_signa
     assert worker.process.returncode == 0
     assert job.status == JobStatus.SUCCEEDED  # finished before the worker exited
     assert runs(workers.workdir, "done")[0].startswith("in-flight")
+
+
+def test_a_killed_run_workers_leaves_no_worker_consuming_behind_it(
+    workers: Workers, figures: dict[str, Any]
+):
+    # A supervisor that kills only the pid it started (or an OOM kill of it): Dramatiq runs in a
+    # session of its own and would go on consuming beside the run_workers restarted next.
+    worker = workers.start(
+        "wrapped", command=("run_workers", "--", "--processes", "1", "--threads", "2")
+    )
+    job = enqueue(slow_effect, "in-flight", 2.0)
+    wait_for(
+        lambda: Job.objects.filter(pk=job.id, status=JobStatus.RUNNING).exists(), 30, workers.logs
+    )
+    children = Path(f"/proc/{worker.process.pid}/task/{worker.process.pid}/children")
+    (master,) = (int(pid) for pid in children.read_text().split())
+
+    worker.process.kill()
+    worker.process.wait(timeout=10)
+
+    wait_for(lambda: not Path(f"/proc/{master}").exists() or _zombie(master), 60, workers.logs)
+    job.refresh_from_db()
+    figures.update(expected=1, succeeded=int(job.status == JobStatus.SUCCEEDED))
+    assert job.status == JobStatus.SUCCEEDED  # told to stop gracefully: it finished its job first
+
+
+def _zombie(pid: int) -> bool:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"

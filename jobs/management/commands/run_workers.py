@@ -8,10 +8,14 @@ puts rundramatiq in a process group of its own and passes on exactly one SIGTERM
 Before it starts them it waits for the database and the broker (WORKER_START_TIMEOUT_SECONDS),
 and exits 1 with one line naming what it cannot reach: a wrong REDIS_URL or a database that is
 down is a failed start a supervisor sees, not a worker that says "ready for action".
+
+If this command itself is killed (SIGKILL to its pid alone), Linux sends the master a SIGTERM
+(PR_SET_PDEATHSIG): no orphaned workers go on consuming beside the ones a supervisor restarts.
 """
 
 from __future__ import annotations
 
+import ctypes
 import signal
 import subprocess
 import sys
@@ -43,6 +47,7 @@ class Command(BaseCommand):
         master = subprocess.Popen(  # noqa: S603 (our own manage.py)
             [sys.executable, "manage.py", "rundramatiq", *rundramatiq_args],
             start_new_session=True,  # out of reach of signals sent to our process group
+            preexec_fn=_stop_when_parent_dies if sys.platform == "linux" else None,  # noqa: PLW1509
             # JSON logs: Dramatiq's master formats its own lines (and rundramatiq prints its
             # banner): each is passed on as a JSON object (jobs/logs/lines.py).
             stdout=subprocess.PIPE if as_json else None,
@@ -62,6 +67,12 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         sys.exit(master.wait())
+
+
+def _stop_when_parent_dies() -> None:
+    """In the child before exec: SIGTERM to it when this process dies (a graceful stop)."""
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def _pass_on(lines: IO[str]) -> None:
