@@ -126,6 +126,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # A view's database that cannot be reached: 503 + Retry-After (process_exception only).
+    "config.unavailable.DatabaseUnavailableMiddleware",
     # Last, as django-axes asks: it answers a locked-out login before the view runs.
     "axes.middleware.AxesMiddleware",
 ]
