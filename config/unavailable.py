@@ -8,6 +8,7 @@ so no job exists either). JSON callers get `{"errors": {"service": [...]}}`, oth
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
@@ -30,11 +31,11 @@ def database_unavailable(error: BaseException) -> bool:
 
 
 class DatabaseUnavailableMiddleware:
-    def __init__(self, get_response: object) -> None:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        return self.get_response(request)  # type: ignore[operator]
+        return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, error: Exception) -> HttpResponse | None:
         if not database_unavailable(error):
