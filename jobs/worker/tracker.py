@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from django.db import DatabaseError, close_old_connections, connections
 from dramatiq import Broker, Message
 from dramatiq.broker import MessageProxy
-from dramatiq.errors import ActorNotFound
+from dramatiq.errors import ActorNotFound, Retry
 from dramatiq.middleware import Middleware, MiddlewareError, SkipMessage
 
 from jobs.brokers.identity import broker_id
@@ -65,9 +65,16 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-class LedgerUnavailableError(MiddlewareError):
-    """The claim could not be written. A MiddlewareError, so Dramatiq does not swallow it:
-    the attempt fails, Retries schedules another one, and no actor code runs unrecorded."""
+#: A delivery whose claim the database refused is tried again this much later.
+LEDGER_UNAVAILABLE_DELAY_MS = 2000
+
+
+class LedgerUnavailableError(MiddlewareError, Retry):
+    """The claim could not be written: no actor code runs unrecorded. A MiddlewareError, so
+    Dramatiq does not swallow it; a Retry, so Retries sends the message again after
+    LEDGER_UNAVAILABLE_DELAY_MS rather than the actor's backoff. The raiser keeps the
+    delivery out of the job's retry count: the actor never ran, and a database outage must
+    not use up its retries and fail a job that never started."""
 
 
 @dataclass
@@ -171,8 +178,16 @@ class JobTracker(Middleware):
             if won is None:
                 won = write_with_retries(claim_slowly, "claim", budget=CLAIM_WRITE_BUDGET)
         except DatabaseError as exc:
-            logger.exception("Could not claim job %s; failing the attempt.", job_id)
-            raise LedgerUnavailableError(f"Job ledger unavailable: {exc}") from exc
+            logger.warning(
+                "Could not claim job %s (%s); delivered again in %d ms.",
+                job_id,
+                exc,
+                LEDGER_UNAVAILABLE_DELAY_MS,
+            )
+            message.options["retries"] = retries - 1  # Retries adds one back: not an attempt
+            raise LedgerUnavailableError(
+                f"Job ledger unavailable: {exc}", delay=LEDGER_UNAVAILABLE_DELAY_MS
+            ) from exc
 
         if won is None:
             for reason in failed_for_good[-1:]:
@@ -221,9 +236,7 @@ class JobTracker(Middleware):
     ) -> None:
         claim = self._take_claim(message)
         if claim is None:
-            if isinstance(exception, LedgerUnavailableError):
-                logger.error("Job %s attempt failed before it was claimed.", message.message_id)
-            return
+            return  # not claimed (refused, or the ledger was unavailable: said so then)
         if exception is None and claim.committed:
             return  # written in the actor's own transaction: the ack may go
         if exception is None:

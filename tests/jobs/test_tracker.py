@@ -188,3 +188,35 @@ def test_the_final_failure_hook_runs_once_when_the_ledger_fails_the_job(in_proce
         "gave up on refused: PermissionError: no",
         "gave up on spent: ConnectionError: attempt 2",
     ]
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=0)
+def runs_once_or_never(key: str) -> None:
+    runs.append(key)
+
+
+def test_a_database_outage_at_the_claim_spends_no_retry(
+    in_process_worker: Worker, monkeypatch: pytest.MonkeyPatch
+):
+    """Four deliveries meet a database that refuses the claim (after the claim's own write
+    retries): a job with no retries left still runs, once, when the database answers again."""
+    from django.db import OperationalError
+
+    broker: Any = dramatiq.get_broker()
+    tracker = next(m for m in broker.middleware if isinstance(m, JobTracker))
+    refused: list[int] = []
+    claim = tracker.process.claim
+
+    def down_four_times(request: Any) -> Any:
+        if len(refused) < 4:
+            refused.append(request.retries)
+            raise OperationalError("connection refused (the database is restarting)")
+        return claim(request)
+
+    monkeypatch.setattr(tracker.process, "claim", down_four_times)
+    job = enqueue(runs_once_or_never, "outage")
+
+    done = final(job.id)
+    assert (done.status, done.attempts) == (JobStatus.SUCCEEDED, 1)
+    assert runs == ["outage"]
+    assert refused == [0, 0, 0, 0]  # each delivery still its first attempt
