@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 export PYTHONDONTWRITEBYTECODE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help run serve worker static test test-django6 test-fast fuzz conformance conformance-tasks bench-smoke lint format typecheck check bench clean migrate browser
+.PHONY: help run serve worker static test test-django6 test-fast fuzz conformance conformance-tasks bench-smoke chaos lint format typecheck check bench clean migrate browser
 
 help:  ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -73,6 +73,11 @@ bench: $(BIN)/.installed  ## Quick benchmarks: enqueue and worker throughput rat
 
 bench-smoke: $(BIN)/.installed  ## Every bench/ script once at a tiny size (CI; PostgreSQL ones need DATABASE_URL)
 	$(BIN)/python bench/smoke.py
+
+chaos: $(BIN)/.installed  ## The fault matrix on Redis and RabbitMQ (bench/chaos.py, ~25 min; CHAOS_ARGS=--short ...)
+	ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1 || apt-get install -y --no-install-recommends libfaketime \
+		|| (apt-get update && apt-get install -y --no-install-recommends libfaketime) || true
+	$(BIN)/python bench/chaos.py $(CHAOS_ARGS)
 
 browser:  ## Install Debian's chromium for the browser tests (apt-get; needs root)
 	command -v chromium >/dev/null || apt-get install -y --no-install-recommends chromium \

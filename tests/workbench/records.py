@@ -61,7 +61,8 @@ def insert_effect(key: str) -> None:
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":  # the statement's time, not its transaction's
             cursor.execute(
-                "INSERT INTO workbench_effect (key, pid, at) VALUES (%s, %s, statement_timestamp())",
+                "INSERT INTO workbench_effect (key, pid, at) "
+                "VALUES (%s, %s, statement_timestamp())",
                 [key, os.getpid()],
             )
         else:
