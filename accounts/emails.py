@@ -16,6 +16,8 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from jobs.ledger.retries import write_with_retries
+
 from .models import SentEmail, User
 
 
@@ -81,9 +83,13 @@ def deliver_once(user: User, job_id: uuid.UUID, template: str) -> bool:
     except Exception:
         record.delete()  # nothing was sent: the retry may send
         raise
+    # Sent: only a record that says so keeps a retry from refusing to send again ("may have been
+    # delivered"), so a database blip here is waited out rather than failing the job.
     record.state = SentEmail.State.SENT
     record.sent_at = timezone.now()
-    record.save(update_fields=["state", "sent_at"])
+    write_with_retries(
+        lambda: record.save(update_fields=["state", "sent_at"]), "e-mail sent", budget=60
+    )
     return True
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import smtplib
+import threading
 import uuid
 
 import pytest
 from django.core import mail
 from django.core.mail import EmailMultiAlternatives
 from django.core.mail.backends.base import BaseEmailBackend
+from django.db import connection
 from django.test import Client
 
 from accounts.emails import EmailOutcomeUnknownError, deliver_welcome_email, message_id_for
@@ -85,3 +87,33 @@ class RefusingBackend(BaseEmailBackend):
 
     def send_messages(self, email_messages):
         raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_blip_after_the_send_still_records_it_as_sent(newcomer: User, settings):
+    # Unrecorded, the retry would refuse to send ("may have been delivered") and fail the job.
+    if connection.vendor != "sqlite":
+        pytest.skip("points SQLite at a file that cannot be opened")
+    settings.EMAIL_BACKEND = "tests.accounts.test_emails.BlipAfterSendBackend"
+    job_id = uuid.uuid4()
+
+    assert deliver_welcome_email(newcomer, job_id) is True
+
+    assert SentEmail.objects.get(job_id=job_id).state == SentEmail.State.SENT
+    assert deliver_welcome_email(newcomer, job_id) is False  # and never sent twice
+
+
+class BlipAfterSendBackend(BaseEmailBackend):
+    """Sends, then the database is unreachable for half a second (for real: the connection is
+    pointed at a file that cannot be opened, then back)."""
+
+    def send_messages(self, email_messages):
+        name = connection.settings_dict["NAME"]
+        connection.close()
+        connection.settings_dict["NAME"] = "/nonexistent/offload/db.sqlite3"
+
+        def back() -> None:
+            connection.settings_dict["NAME"] = name
+
+        threading.Timer(0.5, back).start()
+        return len(email_messages)
