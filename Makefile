@@ -75,8 +75,6 @@ bench-smoke: $(BIN)/.installed  ## Every bench/ script once at a tiny size (CI; 
 	$(BIN)/python bench/smoke.py
 
 chaos: $(BIN)/.installed  ## The fault matrix on Redis and RabbitMQ (bench/chaos.py, ~25 min; CHAOS_ARGS=--short ...)
-	ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1 || apt-get install -y --no-install-recommends libfaketime \
-		|| (apt-get update && apt-get install -y --no-install-recommends libfaketime) || true
 	$(BIN)/python bench/chaos.py $(CHAOS_ARGS)
 
 browser:  ## Install Debian's chromium for the browser tests (apt-get; needs root)

@@ -56,8 +56,17 @@ RATE = {"signup": 3.0, "once": 3.0, "at_least_once": 3.0}
 WORK_SECONDS = 0.3
 #: Seconds of load after a fault's end, counted as "during the fault" (the system catching up).
 AFTERMATH = 5.0
-#: Debian's libfaketime (`make chaos` installs it), for the worker whose clock is off.
-FAKETIME_LIBRARY = next(iter(glob.glob("/usr/lib/*/faketime/libfaketime.so.1")), "")
+#: Started in every Python process of the worker whose clock is off (worker-clock): its wall
+#: clock (time.time, datetime.now) moved by time-machine; its monotonic clock and waits intact
+#: (libfaketime breaks Python's timed waits).
+CLOCK_SHIFT = """
+import os
+if shift := os.environ.get("CHAOS_CLOCK_SHIFT_SECONDS"):
+    import time
+    import time_machine
+    _travel = time_machine.travel(time.time() + float(shift), tick=True)
+    _travel.start()
+"""
 
 
 def free_port() -> int:
@@ -346,7 +355,8 @@ class Accepted:
     kind: str
     key: str
     job_id: str
-    at: float  # wall clock, as the effect's time is read
+    at: float  # when it was asked for (wall clock, as the effect's time is read)
+    waited: float = 0.0  # until the caller had its answer (the HTTP 202, enqueue's return)
 
 
 @dataclass
@@ -490,6 +500,7 @@ class Load:
         next_at = time.monotonic()
         while not self.stop.is_set():
             key = f"{self.label}-{kind}-{uuid.uuid4().hex[:10]}"
+            asked = time.time()  # latency counts from the ask: a send may block in a fault
             try:
                 job_id = self._send(kind, key)
             except Exception as error:  # what a client sees: counted, not fatal
@@ -500,7 +511,7 @@ class Load:
                     connection.close()
             if job_id:
                 with self._lock:
-                    self.accepted.append(Accepted(kind, key, job_id, time.time()))
+                    self.accepted.append(Accepted(kind, key, job_id, asked, time.time() - asked))
             next_at += interval
             self.stop.wait(max(0.0, next_at - time.monotonic()))
         connection.close()
@@ -713,12 +724,15 @@ def web_killed_after_commit(system: System, cell: Cell) -> None:
 
 
 def worker_clock_off(system: System, cell: Cell) -> None:
-    """A fourth worker whose wall clock is an hour behind (libfaketime), for the fault's span."""
+    """A fourth worker whose wall clock is an hour behind, for the fault's span: its heartbeats
+    look an hour old to the others, its timestamps are an hour early."""
+    shim = system.base / "clock-shift"
+    shim.mkdir(exist_ok=True)
+    (shim / "sitecustomize.py").write_text(CLOCK_SHIFT)
     env = {
         **system.env,
-        "LD_PRELOAD": FAKETIME_LIBRARY,
-        "FAKETIME": "-1h",
-        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(shim), system.env.get("PYTHONPATH")])),
+        "CHAOS_CLOCK_SHIFT_SECONDS": "-3600",
     }
     skewed = worker("worker-clock-off", env, system.base / "logs")
     skewed.start()
@@ -779,6 +793,7 @@ def run_cell(system: System, fault: Fault, short: bool, deadline: float) -> dict
         "settled_seconds": round(finished - fault_end, 1),
         "latency_during_fault_p50": percentile(latencies, 0.5),
         "latency_during_fault_p99": percentile(latencies, 0.99),
+        "slowest_answer_during_fault": round(max((a.waited for a in during), default=0.0), 2),
         "fault_seconds": round(fault_end - fault_start, 1),
         "worker_restarts": sum(w.restarts for w in system.workers),
     }
@@ -802,17 +817,19 @@ def outcome(
 
 def markdown(cells: list[dict[str, Any]]) -> str:
     lines = [
-        "| fault | broker | accepted | lost | failed "
+        "| fault | broker | accepted | refused | lost | failed "
         "| doubled: e-mail / exactly-once / at-least-once "
-        "| s from fault end to backlog done | p50 / p99 s latency during fault |",
-        "| --- | --- | ---: | ---: | ---: | --- | ---: | --- |",
+        "| s from fault end to backlog done | latency p50 / p99 s | slowest answer s |",
+        "| --- | --- | ---: | ---: | ---: | ---: | --- | ---: | --- | ---: |",
     ]
     for c in cells:
         d = c["doubled"]
         lines.append(
-            f"| {c['fault']} | {c['broker']} | {c['accepted']} | {c['lost']} | {c['failed']} "
+            f"| {c['fault']} | {c['broker']} | {c['accepted']} | {sum(c['refused'].values())} "
+            f"| {c['lost']} | {c['failed']} "
             f"| {d['signup']} / {d['once']} / {d['at_least_once']} | {c['recovery_seconds']} "
-            f"| {c['latency_during_fault_p50']} / {c['latency_during_fault_p99']} |"
+            f"| {c['latency_during_fault_p50']} / {c['latency_during_fault_p99']} "
+            f"| {c.get('slowest_answer_during_fault')} |"
         )
     return "\n".join(lines)
 
@@ -906,9 +923,6 @@ def _without_brokers(argv: list[str]) -> list[str]:
 
 def run_broker(broker_name: str, args: argparse.Namespace) -> list[dict[str, Any]]:
     chosen = [f for f in FAULTS if f.name in args.faults.split(",")]
-    if any(f.name == "worker-clock" for f in chosen) and not FAKETIME_LIBRARY:
-        print("libfaketime is not installed (make chaos installs Debian's faketime): skipped")
-        chosen = [f for f in chosen if f.name != "worker-clock"]
     base = Path(tempfile.mkdtemp(prefix=f"offload-chaos-{broker_name}-"))
     os.chmod(base, 0o755)  # noqa: S103  # postgres and rabbitmq own their subdirectories
     cells: list[dict[str, Any]] = []
@@ -932,7 +946,7 @@ def run_broker(broker_name: str, args: argparse.Namespace) -> list[dict[str, Any
 def soak(system: System, jobs: int, deadline: float) -> dict[str, Any]:
     """Load until `jobs` were accepted, a random fault (short) every 20-45 s."""
     cell = Cell(f"soak-{uuid.uuid4().hex[:6]}", short=True)
-    faults = [f for f in FAULTS if f.name != "worker-clock" or FAKETIME_LIBRARY]
+    faults = FAULTS
     injected = Counter[str]()
     started = time.time()
     with Load(system, cell.label) as load:
@@ -948,6 +962,7 @@ def soak(system: System, jobs: int, deadline: float) -> dict[str, Any]:
         "fault": "soak",
         "broker": system.broker.name,
         **outcome(accepted, effects, failed),
+        "refused": dict(load.refused),
         "faults": dict(injected),
         "hours": round((finished - started) / 3600, 2),
         "recovery_seconds": None,
