@@ -627,9 +627,10 @@ class Fault:
 
 
 def busy_worker(system: System) -> Supervised:
-    """A worker with a job running (the ledger's `worker` is host:pid:thread), waited for up
-    to 5 s, else any: a kill that finds nothing in flight tests little."""
+    """A worker in the middle of an effect job (the ledger's `worker` is host:pid:thread),
+    waited for up to 5 s, else any: a kill that finds nothing in flight tests little."""
     from django.db import close_old_connections
+    from django.utils import timezone
 
     from jobs.models import Job, JobStatus
 
@@ -637,7 +638,12 @@ def busy_worker(system: System) -> Supervised:
     while time.monotonic() < deadline:
         with suppress(Exception):
             close_old_connections()
-            running = Job.objects.filter(status=JobStatus.RUNNING).values_list("worker", flat=True)
+            # Mid-way through its work: started under half of WORK_SECONDS ago.
+            running = Job.objects.filter(
+                status=JobStatus.RUNNING,
+                actor_name__in=["effect_once", "effect_at_least_once"],
+                started_at__gte=timezone.now() - dt.timedelta(seconds=WORK_SECONDS / 2),
+            ).values_list("worker", flat=True)
             pids = {int(name.split(":")[1]) for name in running if name.count(":") >= 2}
             for candidate in random.sample(system.workers, len(system.workers)):
                 if candidate.process and pids & set(descendants(candidate.process.pid)):
