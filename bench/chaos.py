@@ -56,17 +56,8 @@ RATE = {"signup": 3.0, "once": 3.0, "at_least_once": 3.0}
 WORK_SECONDS = 0.3
 #: Seconds of load after a fault's end, counted as "during the fault" (the system catching up).
 AFTERMATH = 5.0
-#: Started in every Python process of the worker whose clock is off (worker-clock): its wall
-#: clock (time.time, datetime.now) moved by time-machine; its monotonic clock and waits intact
-#: (libfaketime breaks Python's timed waits).
-CLOCK_SHIFT = """
-import os
-if shift := os.environ.get("CHAOS_CLOCK_SHIFT_SECONDS"):
-    import time
-    import time_machine
-    _travel = time_machine.travel(time.time() + float(shift), tick=True)
-    _travel.start()
-"""
+#: On a worker's PYTHONPATH, moves the wall clock of its every Python process (worker-clock).
+CLOCK_SHIFT = ROOT / "tests" / "workbench" / "clock_shift"
 
 
 def free_port() -> int:
@@ -732,12 +723,11 @@ def web_killed_after_commit(system: System, cell: Cell) -> None:
 def worker_clock_off(system: System, cell: Cell) -> None:
     """A fourth worker whose wall clock is an hour behind, for the fault's span: its heartbeats
     look an hour old to the others, its timestamps are an hour early."""
-    shim = system.base / "clock-shift"
-    shim.mkdir(exist_ok=True)
-    (shim / "sitecustomize.py").write_text(CLOCK_SHIFT)
     env = {
         **system.env,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(shim), system.env.get("PYTHONPATH")])),
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(CLOCK_SHIFT), system.env.get("PYTHONPATH")])
+        ),
         "CHAOS_CLOCK_SHIFT_SECONDS": "-3600",
     }
     skewed = worker("worker-clock-off", env, system.base / "logs")

@@ -37,20 +37,51 @@ def health_dir() -> Path:
     return Path(settings.VAR_DIR) / "health"
 
 
+#: A worker whose clock is further than this from the database's is unhealthy: on Redis its
+#: heartbeats (15 s timeout) look old or new to the others, and a clock behind gets its running
+#: jobs redelivered to other workers; its ledger times are off too (docs/RELIABILITY.md).
+CLOCK_SKEW_LIMIT_SECONDS = 5.0
+
+#: The database's clock, in epoch seconds.
+DATABASE_CLOCK = {
+    "postgresql": "SELECT extract(epoch FROM clock_timestamp())",
+    "sqlite": "SELECT (julianday('now') - 2440587.5) * 86400.0",
+}
+
+
 def problems() -> list[str]:
-    """What this process cannot reach now: the database and the broker, each one line."""
+    """What is wrong with this process now, each one line: the database or the broker out of
+    reach, or its clock off against the database's (then its upkeep runs no duty: a scheduler
+    with a wrong clock would fire schedules at the wrong time)."""
+    found, database_now = _reach()
+    if database_now is not None:
+        skew = time.time() - database_now
+        if abs(skew) > CLOCK_SKEW_LIMIT_SECONDS:
+            found.append(
+                f"clock {abs(skew):.0f} s {'ahead of' if skew > 0 else 'behind'} the "
+                "database's: fix its time sync (NTP); other workers may take it for dead"
+            )
+    return found
+
+
+def _reach() -> tuple[list[str], float | None]:
+    """(what cannot be reached, the database's clock in epoch seconds if it answered)."""
     found = []
+    database_now = None
+    connection = connections[DEFAULT_DB_ALIAS]
     try:
-        with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
-            cursor.execute("SELECT 1")
+        with connection.cursor() as cursor:
+            cursor.execute(DATABASE_CLOCK.get(connection.vendor, "SELECT NULL"))
+            answer = cursor.fetchone()[0]
+            database_now = None if answer is None else float(answer)
     except Exception as exc:
-        connections[DEFAULT_DB_ALIAS].close()
+        connection.close()
         found.append(f"database unreachable: {_one_line(exc)}")
     try:
         ping_broker()
     except Exception as exc:
         found.append(f"broker unreachable: {_one_line(exc)}")
-    return found
+    return found, database_now
 
 
 def record(found: list[str]) -> None:
@@ -106,7 +137,8 @@ def verdict(now: float | None = None) -> tuple[bool, str]:
     pids = ", ".join(str(h.pid) for h in processes)
     return (
         True,
-        f"healthy: {len(processes)} worker process(es) ({pids}) reach the database and broker",
+        f"healthy: {len(processes)} worker process(es) ({pids}) reach the database and broker"
+        ", clocks in sync",
     )
 
 
@@ -115,7 +147,7 @@ def wait_until_reachable(timeout: float, *, poll: float = 1.0) -> list[str]:
     unreachable (empty: both answer)."""
     deadline = time.monotonic() + timeout
     while True:
-        found = problems()
+        found, _ = _reach()  # a clock off is said by the health check, it does not stop a start
         if not found or time.monotonic() >= deadline:
             return found
         time.sleep(poll)

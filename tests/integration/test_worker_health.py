@@ -125,3 +125,34 @@ def test_a_problem_never_carries_a_credential_into_the_health_file_or_the_start_
     line = _one_line(ConnectionError("Error connecting to\n redis://:hunter2@cache:6379/0"))
     assert line.startswith("ConnectionError: Error connecting to redis://")
     assert "hunter2" not in line and "\n" not in line
+
+
+def test_a_worker_whose_clock_is_an_hour_behind_is_unhealthy_and_says_why(
+    tmp_path: Path, settings: Any, redis_url: str
+):
+    # Its wall clock moved for real in every process of the worker (tests/workbench/clock_shift),
+    # the database's own clock untouched: on Redis its heartbeats would look an hour old.
+    var_dir = tmp_path / "var"
+    shift = str(ROOT / "tests" / "workbench" / "clock_shift")
+    worker = WorkerProcess(
+        redis_url,
+        tmp_path,
+        settings.MEDIA_ROOT,
+        extra_env={
+            **FAST,
+            "OFFLOAD_VAR_DIR": str(var_dir),
+            "PYTHONPATH": os.pathsep.join(filter(None, [shift, os.environ.get("PYTHONPATH")])),
+            "CHAOS_CLOCK_SHIFT_SECONDS": "-3600",
+        },
+    )
+    try:
+        # The health file's own time is the worker's too: read it, not its age.
+        from jobs.worker import health
+
+        settings.VAR_DIR = var_dir
+        reported = wait_for(lambda: [h for h in health.read_all() if h.problems], 30, worker.logs)
+        (problem,) = reported[0].problems
+        assert problem.startswith("clock 3600 s behind the database's"), problem
+        assert "Worker unhealthy" in worker.logs()
+    finally:
+        worker.stop()
