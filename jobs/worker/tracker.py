@@ -88,6 +88,46 @@ class Claim:
     committed: bool = False
 
 
+def claim_slowly(
+    broker: Broker, message: MessageProxy, request: ClaimRequest, failed_for_good: list[str]
+) -> tuple[int, dt.datetime] | None:
+    """The rare cases of a claim: a redelivery after a lost worker, or a job not recorded when
+    the first claim ran. A bare `actor.send()` records its row in the sender's after_enqueue,
+    which may land just after that claim: whoever inserted it (the sender, or this thread now),
+    the claim is tried again on the row. A job failed for good (its worker kept dying) appends
+    the reason to `failed_for_good` and is not claimed."""
+    identity: dict[str, Any] = {
+        "retries": request.retries,
+        "worker": request.worker,
+        "worker_id": broker_id(broker),
+        "delivery_id": request.delivery_id,
+    }
+    won = transitions.reclaim_after_worker_lost(request.job_id, **identity)
+    if isinstance(won, str):
+        failed_for_good.append(won)
+        return None
+    if won is None:
+        if not Job.objects.filter(pk=request.job_id).exists():
+            create_from_message(broker, message)
+        won = transitions.claim(request.job_id, **identity)
+    return won
+
+
+def ledger_unavailable(message: MessageProxy, error: DatabaseError) -> LedgerUnavailableError:
+    """The error for a claim the database refused, the delivery kept out of the retry count."""
+    logger.warning(
+        "Could not claim job %s (%s); delivered again in %d ms.",
+        message.message_id,
+        error,
+        LEDGER_UNAVAILABLE_DELAY_MS,
+    )
+    # Retries adds one back: this delivery was not an attempt.
+    message.options["retries"] = message.options.get("retries", 0) - 1
+    return LedgerUnavailableError(
+        f"Job ledger unavailable: {error}", delay=LEDGER_UNAVAILABLE_DELAY_MS
+    )
+
+
 def worker_identity() -> str:
     """host:pid:thread, shown in the admin (stable for a thread, so callers may cache it)."""
     return f"{socket.gethostname()}:{os.getpid()}:{threading.current_thread().name}"
@@ -151,43 +191,16 @@ class JobTracker(Middleware):
         request = ClaimRequest(job_id, retries, worker, delivery_id(message))
 
         failed_for_good: list[str] = []
-
-        def claim_slowly() -> tuple[int, dt.datetime] | None:
-            """The rare cases: a redelivery after a lost worker, or a job not recorded when the
-            first claim ran. A bare `actor.send()` records its row in the sender's
-            after_enqueue, which may land just after that claim: whoever inserted it (the
-            sender, or this thread now), the claim is tried again on the row."""
-            identity = {
-                "retries": retries,
-                "worker": worker,
-                "worker_id": broker_id(broker),
-                "delivery_id": request.delivery_id,
-            }
-            won = transitions.reclaim_after_worker_lost(job_id, **identity)
-            if isinstance(won, str):  # failed for good: its worker kept dying
-                failed_for_good.append(won)
-                return None
-            if won is None:
-                if not Job.objects.filter(pk=job_id).exists():
-                    create_from_message(broker, message)
-                won = transitions.claim(job_id, **identity)
-            return won
-
         try:
             won = self.process.claim(request)
             if won is None:
-                won = write_with_retries(claim_slowly, "claim", budget=CLAIM_WRITE_BUDGET)
+                won = write_with_retries(
+                    lambda: claim_slowly(broker, message, request, failed_for_good),
+                    "claim",
+                    budget=CLAIM_WRITE_BUDGET,
+                )
         except DatabaseError as exc:
-            logger.warning(
-                "Could not claim job %s (%s); delivered again in %d ms.",
-                job_id,
-                exc,
-                LEDGER_UNAVAILABLE_DELAY_MS,
-            )
-            message.options["retries"] = retries - 1  # Retries adds one back: not an attempt
-            raise LedgerUnavailableError(
-                f"Job ledger unavailable: {exc}", delay=LEDGER_UNAVAILABLE_DELAY_MS
-            ) from exc
+            raise ledger_unavailable(message, exc) from exc
 
         if won is None:
             for reason in failed_for_good[-1:]:

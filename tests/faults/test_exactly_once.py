@@ -75,7 +75,11 @@ def test_a_worker_killed_at_any_point_leaves_the_effect_done_once(
     counted = {point: effects(key) for point, (key, _) in jobs.items()}
     figures.update(expected=3, succeeded=3, effects=counted, restarts=pool.restarts)
     assert counted == {"before": 1, "effect": 1, "commit": 1}, pool.logs()
-    assert pool.restarts >= 3  # each job killed its worker once
+    # Each job killed its worker once (its marker says so; the supervisor's restart of the last
+    # one may come after the job is seen succeeded).
+    assert all(
+        (pool.workdir / f"killed-{key}-{point}").exists() for point, (key, _) in jobs.items()
+    )
     for point in ("before", "effect"):
         # Killed before the commit: the same attempt ran again after the loss, on a clean slate.
         assert done[point].events.filter(kind=EventKind.WORKER_LOST).count() == 1, point
