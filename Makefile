@@ -74,7 +74,7 @@ bench: $(BIN)/.installed  ## Quick benchmarks: enqueue and worker throughput rat
 bench-smoke: $(BIN)/.installed  ## Every bench/ script once at a tiny size (CI; PostgreSQL ones need DATABASE_URL)
 	$(BIN)/python bench/smoke.py
 
-chaos: $(BIN)/.installed  ## The fault matrix on Redis and RabbitMQ (bench/chaos.py, ~25 min; CHAOS_ARGS=--short ...)
+chaos: $(BIN)/.installed  ## The fault matrix on Redis and RabbitMQ (bench/chaos.py, ~11 min; CHAOS_ARGS=--short ...)
 	$(BIN)/python bench/chaos.py $(CHAOS_ARGS)
 
 browser:  ## Install Debian's chromium for the browser tests (apt-get; needs root)

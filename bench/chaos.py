@@ -13,7 +13,7 @@ Per cell (a fault on a broker): jobs accepted, lost (accepted, never done and no
 end to the last job done, and p50/p99 of the time from acceptance to effect for the jobs accepted
 during the fault. Results: a Markdown table on stdout and JSON under var/chaos/.
 
-    make chaos                                   # both brokers, every fault (about 25 minutes)
+    make chaos                                   # both brokers, every fault (about 11 minutes)
     .venv/bin/python bench/chaos.py --brokers redis --short      # CI's pass: short faults
     .venv/bin/python bench/chaos.py --brokers redis --faults broker-freeze,db-restart
     .venv/bin/python bench/chaos.py --soak 100000                # docs/RELIABILITY.md, "Soak"

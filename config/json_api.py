@@ -59,6 +59,12 @@ def read_json_object(request: HttpRequest) -> dict[str, Any]:
         raise BadJSONError("The body must be a JSON object.")
     if depth_over(payload, JSON_MAX_DEPTH):
         raise BadJSONError(f"The body is nested deeper than {JSON_MAX_DEPTH} levels.")
+    try:  # JSON lets "\ud800" through: a lone surrogate no database or encoder can store
+        json.dumps(payload, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise BadJSONError(
+            "The body contains an invalid Unicode escape (an unpaired surrogate)."
+        ) from None
     return payload
 
 

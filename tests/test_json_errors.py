@@ -43,3 +43,13 @@ def test_readiness_names_the_failing_part(redis_url: str, tmp_path):
         point_broker_at(redis_url)
     assert response.status_code == 503
     assert response.json() == {"status": "unavailable", "failing": ["broker"]}
+
+
+@pytest.mark.parametrize(
+    "body", [rb'{"email": "a@\ud800.example"}', rb'{"\udc00": "x", "email": "a@example.com"}']
+)
+def test_an_unpaired_surrogate_in_a_json_body_is_a_400_not_a_500(body: bytes):
+    # Found by the fuzz test: valid JSON, but no encoder or database can store the string.
+    response = Client().generic("POST", "/signup", body, CONTENT_TYPE="application/json")
+    assert (response.status_code, response["Content-Type"]) == (400, "application/json")
+    assert "unpaired surrogate" in response.json()["errors"]["body"][0]
