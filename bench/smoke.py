@@ -34,8 +34,8 @@ TINY: dict[str, tuple[list[str], bool]] = {
     "admin_at_scale.py": (["--jobs", "200", "--events", "1", "--rounds", "1"], True),
     "retention_at_scale.py": (["--jobs", "200", "--events", "1"], True),
 }
-#: Modules of the harness that are not scripts, and chaos.py: CI runs its short pass on its own
-#: (.ci/run, `make chaos CHAOS_ARGS="--brokers redis --short"`).
+#: Modules of the harness that are not scripts, and chaos.py: it starts its own PostgreSQL and
+#: broker and runs for minutes even short (`make chaos CHAOS_ARGS="--brokers redis --short"`).
 NOT_SCRIPTS = {"smoke.py", "worker_settings.py", "chaos.py"}
 
 
