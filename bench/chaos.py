@@ -49,6 +49,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.slow_clients import free_port  # noqa: E402  # (ROOT on the path first)
+
 WORKERS = 3
 #: Jobs per second of each kind the load offers (signups over HTTP, and the two effect actors).
 RATE = {"signup": 3.0, "once": 3.0, "at_least_once": 3.0}
@@ -58,12 +60,6 @@ WORK_SECONDS = 0.3
 AFTERMATH = 5.0
 #: On a worker's PYTHONPATH, moves the wall clock of its every Python process (worker-clock).
 CLOCK_SHIFT = ROOT / "tests" / "workbench" / "clock_shift"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait(condition: Callable[[], Any], seconds: float, what: str) -> Any:

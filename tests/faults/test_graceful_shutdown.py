@@ -60,11 +60,8 @@ def test_sigterm_under_load_finishes_every_job_exactly_once(
     assert not Job.objects.filter(events__kind=EventKind.SKIPPED).exists()
 
 
-def test_run_workers_stops_gracefully_even_when_its_whole_process_group_is_signalled(
-    workers: Workers, figures: dict[str, Any]
-):
-    # What honcho (make run) and systemd's default KillMode do: SIGTERM to every process of the
-    # group. Plain rundramatiq's worker would get two SIGTERMs and kill its in-flight job.
+def run_workers_with_a_job_running(workers: Workers) -> tuple[Any, Job]:
+    """`manage.py run_workers` (1 process x 2 threads) with a 2 s job seen running."""
     worker = workers.start(
         "wrapped", command=("run_workers", "--", "--processes", "1", "--threads", "2")
     )
@@ -72,6 +69,15 @@ def test_run_workers_stops_gracefully_even_when_its_whole_process_group_is_signa
     wait_for(
         lambda: Job.objects.filter(pk=job.id, status=JobStatus.RUNNING).exists(), 30, workers.logs
     )
+    return worker, job
+
+
+def test_run_workers_stops_gracefully_even_when_its_whole_process_group_is_signalled(
+    workers: Workers, figures: dict[str, Any]
+):
+    # What honcho (make run) and systemd's default KillMode do: SIGTERM to every process of the
+    # group. Plain rundramatiq's worker would get two SIGTERMs and kill its in-flight job.
+    worker, job = run_workers_with_a_job_running(workers)
 
     os.killpg(worker.process.pid, signal.SIGTERM)
     worker.process.wait(timeout=60)
@@ -92,13 +98,7 @@ def test_a_killed_run_workers_leaves_no_worker_consuming_behind_it(
 ):
     # A supervisor that kills only the pid it started (or an OOM kill of it): Dramatiq runs in a
     # session of its own and would go on consuming beside the run_workers restarted next.
-    worker = workers.start(
-        "wrapped", command=("run_workers", "--", "--processes", "1", "--threads", "2")
-    )
-    job = enqueue(slow_effect, "in-flight", 2.0)
-    wait_for(
-        lambda: Job.objects.filter(pk=job.id, status=JobStatus.RUNNING).exists(), 30, workers.logs
-    )
+    worker, job = run_workers_with_a_job_running(workers)
     children = Path(f"/proc/{worker.process.pid}/task/{worker.process.pid}/children")
     (master,) = (int(pid) for pid in children.read_text().split())
 
