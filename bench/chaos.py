@@ -48,8 +48,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
-from bench.slow_clients import free_port  # noqa: E402  # (ROOT on the path first)
+from slow_clients import free_port  # noqa: E402 (the bench directory is not a package)
 
 WORKERS = 3
 #: Jobs per second of each kind the load offers (signups over HTTP, and the two effect actors).
