@@ -9,6 +9,9 @@ within `heartbeat_timeout` + `maintenance_interval`.
 One undecodable payload makes Dramatiq's consumer crash and restart, stranding the valid messages
 fetched in the same batch until the worker dies. This broker's consumer moves such a payload to the
 queue's `.poison` list, records it in the ledger as a failed job, and goes on with the batch.
+
+A fetch whose reply timed out (Redis frozen) leaves its messages in this live worker's set of
+unacked messages: a restarted consumer puts them back (jobs/brokers/redis_stranded.py).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import redis
@@ -28,6 +31,7 @@ from dramatiq.errors import ConnectionClosed, DecodeError
 
 from jobs.brokers.held_acks import AckTogether, HoldsAcks
 from jobs.brokers.on_demand import FindsActorsOnDemand
+from jobs.brokers.redis_stranded import ReclaimsStrandedMessages
 from jobs.brokers.redis_view import RedisView
 from jobs.models import Job
 
@@ -35,12 +39,31 @@ logger = logging.getLogger(__name__)
 
 
 class PoisonTolerantConsumer(dramatiq_redis._RedisConsumer):
+    broker: RedisBroker
+
     def __next__(self) -> Any:
         while True:
             try:
-                return super().__next__()  # type: ignore[no-untyped-call]
+                message = super().__next__()  # type: ignore[no-untyped-call]
             except DecodeError as error:
                 self.set_aside(error.data, error.error)
+                continue
+            except redis.TimeoutError as error:
+                # A connection error, as Dramatiq's consumer thread expects: it restarts the
+                # consumer (which reclaims what the timed-out fetch took) instead of treating
+                # it as unexpected, where a second timeout in its cleanup kills the thread.
+                raise ConnectionClosed(error) from None  # type: ignore[no-untyped-call]
+            if message is not None:
+                self.broker.handed_out(self.queue_name, message.options["redis_message_id"])
+            return message
+
+    def requeue(self, messages: Iterable[Any]) -> None:
+        messages = list(messages)
+        try:
+            super().requeue(messages)  # type: ignore[no-untyped-call]
+        except (redis.ConnectionError, redis.TimeoutError) as error:
+            raise ConnectionClosed(error) from None  # type: ignore[no-untyped-call]
+        self.broker.settled(self.queue_name, (m.options["redis_message_id"] for m in messages))
 
     def ack(self, message: Any) -> None:
         self._after_ledger_write(message, "ack")
@@ -63,15 +86,15 @@ class PoisonTolerantConsumer(dramatiq_redis._RedisConsumer):
 
     def set_aside(self, data: bytes, error: BaseException) -> None:
         """Move an undecodable payload out of the queue and record it (rare: may scan a set)."""
-        broker: RedisBroker = self.broker
+        broker = self.broker
         client = broker.client
         namespace, queue = broker.namespace, self.queue_name
         messages_key = f"{namespace}:{queue}.msgs"
-        fetched = client.smembers(f"{namespace}:__acks__.{broker.broker_id}.{queue}")
+        fetched = broker.unacked_ids(queue)
         redis_id = next((i for i in fetched if client.hget(messages_key, i) == data), None)
         client.rpush(f"{namespace}:{queue}.poison", data)
         if redis_id is not None:
-            broker.do_ack(queue, redis_id.decode() if isinstance(redis_id, bytes) else redis_id)
+            broker.do_ack(queue, redis_id)
         logger.error(
             "Undecodable message on queue %r moved to %s:%s.poison: %s",
             queue,
@@ -101,26 +124,42 @@ class _HeldAck(AckTogether):
         consumer = dramatiq_redis._RedisConsumer
         single = consumer.ack if self.command == "ack" else consumer.nack
         single(self.consumer, self.message)  # type: ignore[no-untyped-call]
+        self.consumer.broker.settled(self.consumer.queue_name, [self.redis_id])
+
+    @property
+    def redis_id(self) -> str:
+        return str(self.message.options["redis_message_id"])
 
     def ack_all(self, acks: list[AckTogether]) -> None:
         """Dramatiq's ack script for each message, in one Redis round trip."""
         broker = self.consumer.broker
         pipeline = broker.client.pipeline(transaction=False)
-        for ack in acks:
-            if not isinstance(ack, _HeldAck):
-                raise TypeError(f"not a Redis ack: {ack!r}")
-            redis_id = ack.message.options["redis_message_id"]
-            getattr(broker, f"do_{ack.command}")(ack.consumer.queue_name, redis_id, client=pipeline)
+        redis_acks = [ack for ack in acks if isinstance(ack, _HeldAck)]
+        if len(redis_acks) != len(acks):
+            raise TypeError(f"not all Redis acks: {acks!r}")
+        for ack in redis_acks:
+            do = getattr(broker, f"do_{ack.command}")
+            do(ack.consumer.queue_name, ack.redis_id, client=pipeline)
         try:
             pipeline.execute()
         except redis.ConnectionError as error:
             raise ConnectionClosed(error) from None  # type: ignore[no-untyped-call]
+        for ack in redis_acks:
+            broker.settled(ack.consumer.queue_name, [ack.redis_id])
 
 
-class RedisBroker(FindsActorsOnDemand, HoldsAcks, RedisView, dramatiq_redis.RedisBroker):
+class RedisBroker(
+    FindsActorsOnDemand,
+    HoldsAcks,
+    ReclaimsStrandedMessages,
+    RedisView,
+    dramatiq_redis.RedisBroker,
+):
     """Dramatiq's Redis broker whose consumers ack a message whose ledger write is pending once
-    it is committed, set poison messages aside, and force maintenance periodically; it answers
-    the ledger's questions from its keys (jobs/brokers/redis_view.py)."""
+    it is committed, set poison messages aside, and force maintenance periodically; a consumer
+    restarted after an error requeues what its worker fetched and lost
+    (jobs/brokers/redis_stranded.py); it answers the ledger's questions from its keys
+    (jobs/brokers/redis_view.py)."""
 
     def __init__(self, *, maintenance_interval: float = 5.0, **options: Any) -> None:
         super().__init__(**options)

@@ -1,7 +1,8 @@
 """The Redis broker's answers to the ledger (jobs/brokers/view.py), read from Dramatiq's storage
 format: a queue is a list of message ids (`ns:queue`) beside a hash of their payloads
 (`ns:queue.msgs`), delayed messages are in `ns:queue.DQ`, dead letters in `ns:queue.XQ` (a
-sorted set), worker heartbeats in `ns:__heartbeats__`. Only this module reads those keys."""
+sorted set), worker heartbeats in `ns:__heartbeats__`, a worker's fetched and unacked messages in
+`ns:__acks__.<broker id>.<queue>`. Only this module reads those keys."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ class RedisView:
 
     client: Any
     namespace: str
+    broker_id: str
     heartbeat_timeout: int  # milliseconds
 
     if TYPE_CHECKING:
@@ -62,6 +64,11 @@ class RedisView:
         except (TypeError, ValueError, KeyError):
             return None
         return max(0.0, time.time() - float(enqueued_ms) / 1000)
+
+    def unacked_ids(self, queue_name: str) -> set[str]:
+        """The ids of the messages this process fetched from the queue and has not acked."""
+        acks_key = f"{self.namespace}:__acks__.{self.broker_id}.{queue_name}"
+        return {_text(redis_id) for redis_id in self.client.smembers(acks_key)}
 
     def live_worker_ids(self) -> set[str] | None:
         cutoff = time.time() * 1000 - self.heartbeat_timeout

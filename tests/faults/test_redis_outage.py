@@ -3,6 +3,7 @@ job runs exactly once after Redis comes back (the relay sends what the requests 
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
 import statistics
@@ -10,12 +11,15 @@ import threading
 import time
 from typing import Any
 
+import dramatiq
 import pytest
 from django.test import Client
 
 from jobs.models import EventKind, Job, JobStatus
-from tests.conftest import wait_for
+from jobs.outbox import enqueue
+from tests.conftest import ROOT, unacked, wait_for
 from tests.faults.conftest import RedisServer, Workers
+from tests.workbench.tasks import QUEUE, runs, slow_effect
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -110,6 +114,44 @@ def test_redis_frozen_during_signups_loses_nothing_after_it_resumes(
     assert [status for status, _ in results] == [202] * 10
     assert max(s for _, s in results) < NEVER_HANGS_SECONDS
     assert len(emails) == 10
+
+
+@pytest.mark.redis
+def test_fetches_whose_replies_were_lost_strand_no_job(
+    redis_url: str, redis_client: Any, tmp_path, settings: Any, figures: dict[str, Any]
+):
+    # A frozen Redis runs a fetch that the worker has given up on: the messages sit in the set
+    # of a live worker's unacked messages, where maintenance never looks. Made certain here
+    # (tests/workbench/lost_reply) on the queue, and on its delay queue (retries go there) while
+    # an earlier delayed message waits in the worker's local delay queue, which the consumer's
+    # restart empties.
+    lost_reply = str(ROOT / "tests" / "workbench" / "lost_reply")
+    pythonpath = os.pathsep.join(filter(None, [lost_reply, os.environ.get("PYTHONPATH")]))
+    now, later = [f"now-{n}" for n in range(4)], [f"later-{n}" for n in range(3)]
+    jobs = [enqueue(slow_effect, "held", 0.0, delay=dt.timedelta(seconds=5))]
+    jobs += [enqueue(slow_effect, key, 0.0) for key in now]
+    pool = Workers(
+        redis_url,
+        tmp_path,
+        settings.MEDIA_ROOT,
+        env={"PYTHONPATH": pythonpath, "CHAOS_LOSE_FETCH_REPLIES": f"{QUEUE},{QUEUE}.DQ@2"},
+    )
+    try:
+        pool.start("a")  # after the queue is filled: its first fetch takes them all, and is lost
+        namespace = dramatiq.get_broker().namespace  # type: ignore[attr-defined]
+        wait_for(lambda: redis_client.llen(f"{namespace}:{QUEUE}.DQ") == 0, 10, pool.logs)
+        jobs += [enqueue(slow_effect, key, 0.0, delay=dt.timedelta(seconds=1)) for key in later]
+        wait_for(lambda: pool.logs().count("lost-reply:") == 2, 30, pool.logs)
+        ids = [job.id for job in jobs]
+        succeeded = Job.objects.filter(pk__in=ids, status=JobStatus.SUCCEEDED)
+        wait_for(lambda: succeeded.count() == len(jobs), 30, pool.logs)
+        wait_for(lambda: unacked(redis_client, QUEUE) == 0, 10, pool.logs)
+    finally:
+        pool.stop_all()
+    figures.update(expected=len(jobs), succeeded=len(jobs), lost_fetch_replies=2)
+    done = sorted(line.split()[0] for line in runs(pool.workdir, "done"))
+    assert done == sorted(["held", *now, *later])
+    assert "Requeued" in pool.logs()
 
 
 def test_queued_jobs_survive_a_redis_restart_through_its_append_only_file(
