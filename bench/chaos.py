@@ -937,20 +937,26 @@ def run_broker(broker_name: str, args: argparse.Namespace) -> list[dict[str, Any
 
 
 def soak(system: System, jobs: int, deadline: float) -> dict[str, Any]:
-    """Load until `jobs` were accepted, a random fault (short) every 20-45 s."""
+    """Load until `jobs` were accepted, a random fault (short) every 20-45 s. Its latencies are
+    of every job, its recovery from the load's end to the last job done."""
     cell = Cell(f"soak-{uuid.uuid4().hex[:6]}", short=True)
-    faults = FAULTS
     injected = Counter[str]()
     started = time.time()
+    next_fault = time.monotonic() + random.uniform(20, 45)
     with Load(system, cell.label) as load:
         while len(load.accepted) + len(cell.orphans) < jobs:
-            time.sleep(random.uniform(20, 45))
-            fault = random.choice(faults)
-            injected[fault.name] += 1
-            fault.inject(system, cell)
-            print(f"soak: {len(load.accepted)} accepted, {fault.name}", flush=True)
+            time.sleep(1)
+            if time.monotonic() >= next_fault:
+                fault = random.choice(FAULTS)
+                injected[fault.name] += 1
+                fault.inject(system, cell)
+                print(f"soak: {len(load.accepted)} accepted, {fault.name}", flush=True)
+                next_fault = time.monotonic() + random.uniform(20, 45)
+        load_end = time.time()
     accepted = load.accepted + cell.orphans
     finished, effects, failed = settle(system, cell.label, accepted, deadline)
+    latencies = [min(effects[a.key]) - a.at for a in accepted if effects[a.key]]
+    last_effect = max((min(effects[a.key]) for a in accepted if effects[a.key]), default=load_end)
     return {
         "fault": "soak",
         "broker": system.broker.name,
@@ -958,9 +964,11 @@ def soak(system: System, jobs: int, deadline: float) -> dict[str, Any]:
         "refused": dict(load.refused),
         "faults": dict(injected),
         "hours": round((finished - started) / 3600, 2),
-        "recovery_seconds": None,
-        "latency_during_fault_p50": None,
-        "latency_during_fault_p99": None,
+        "recovery_seconds": round(max(0.0, last_effect - load_end), 1),
+        "latency_during_fault_p50": percentile(latencies, 0.5),
+        "latency_during_fault_p99": percentile(latencies, 0.99),
+        "latency_max": round(max(latencies, default=0.0), 1),
+        "slowest_answer_during_fault": round(max((a.waited for a in accepted), default=0.0), 2),
         "worker_restarts": sum(w.restarts for w in system.workers),
     }
 
