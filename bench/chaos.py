@@ -939,6 +939,8 @@ def run_broker(broker_name: str, args: argparse.Namespace) -> list[dict[str, Any
 def soak(system: System, jobs: int, deadline: float) -> dict[str, Any]:
     """Load until `jobs` were accepted, a random fault (short) every 20-45 s. Its latencies are
     of every job, its recovery from the load's end to the last job done."""
+    from django.db import connections
+
     cell = Cell(f"soak-{uuid.uuid4().hex[:6]}", short=True)
     injected = Counter[str]()
     started = time.time()
@@ -947,6 +949,7 @@ def soak(system: System, jobs: int, deadline: float) -> dict[str, Any]:
         while len(load.accepted) + len(cell.orphans) < jobs:
             time.sleep(1)
             if time.monotonic() >= next_fault:
+                connections.close_all()  # a fault before may have cut this thread's connection
                 fault = random.choice(FAULTS)
                 injected[fault.name] += 1
                 fault.inject(system, cell)
