@@ -698,7 +698,10 @@ with transaction.atomic():
 def web_killed_after_commit(system: System, cell: Cell) -> None:
     """A web process that commits 5 signups and is SIGKILLed before it sends them, and a
     gunicorn worker SIGKILLed under load (whatever it was doing)."""
-    emails = [f"{cell.label}-signup-died{n}@chaos.example" for n in range(5)]
+    # Addresses of their own each time: a soak injects this fault again under the same label,
+    # and one address's e-mails would count as one job's doubles.
+    died = uuid.uuid4().hex[:6]
+    emails = [f"{cell.label}-signup-died{died}{n}@chaos.example" for n in range(5)]
     subprocess.run(
         [sys.executable, "-c", DIE_AFTER_COMMIT, *emails], cwd=ROOT, env=system.env, check=False
     )
@@ -868,10 +871,11 @@ def main() -> int:
     # Django is set up once per process, for one database: each broker runs in a child process.
     out_dir = ROOT / "var" / "chaos"
     out_dir.mkdir(parents=True, exist_ok=True)
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H%M")
+    # The brokers in the name: two runs started in the same minute write files of their own.
+    stamp = f"{dt.datetime.now(dt.UTC):%Y-%m-%dT%H%M}-{'-'.join(brokers)}"
     cells = []
     for broker in brokers:
-        part = out_dir / f"{stamp}-{broker}.json"
+        part = out_dir / f"{stamp}.{broker}.part.json"
         argv = [sys.executable, __file__, *_without_brokers(sys.argv[1:]), "--brokers", broker]
         run_child([*argv, "--out", str(part)])
         cells += json.loads(part.read_text())
