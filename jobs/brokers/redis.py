@@ -48,16 +48,13 @@ class PoisonTolerantConsumer(dramatiq_redis._RedisConsumer):
             except DecodeError as error:
                 self.set_aside(error.data, error.error)
                 continue
-            except redis.TimeoutError as error:
-                # A connection error, as Dramatiq's consumer thread expects: it restarts the
-                # consumer (which reclaims what the timed-out fetch took) instead of treating
-                # it as unexpected, where a second timeout in its cleanup kills the thread.
-                raise ConnectionClosed(error) from None  # type: ignore[no-untyped-call]
             if message is not None:
                 self.broker.handed_out(self.queue_name, message.options["redis_message_id"])
             return message
 
     def requeue(self, messages: Iterable[Any]) -> None:
+        """Dramatiq's requeue; a Redis timeout is a connection error, which Dramatiq's consumer
+        thread survives (another error in its cleanup after a failed fetch ends the thread)."""
         messages = list(messages)
         try:
             super().requeue(messages)  # type: ignore[no-untyped-call]

@@ -72,9 +72,11 @@ class ReclaimsStrandedMessages:
         """
         try:
             unacked = self.unacked_ids(queue_name)
-            with self._handed_out_lock:
-                delay_queue = queue_name == dq_name(q_name(queue_name))
-                held = set() if delay_queue else set(self._handed_out[queue_name])
+            if queue_name == dq_name(q_name(queue_name)):
+                held: set[str] = set()
+            else:
+                with self._handed_out_lock:
+                    held = set(self._handed_out[queue_name])
             stranded = sorted(unacked - held)
             if stranded:
                 self.do_requeue(queue_name, *stranded)

@@ -9,11 +9,15 @@ import signal
 import statistics
 import threading
 import time
+import uuid
 from typing import Any
 
 import dramatiq
 import pytest
 from django.test import Client
+from dramatiq import Message
+from dramatiq.broker import MessageProxy
+from dramatiq.errors import ConnectionClosed
 
 from jobs.models import EventKind, Job, JobStatus
 from jobs.outbox import enqueue
@@ -152,6 +156,23 @@ def test_fetches_whose_replies_were_lost_strand_no_job(
     done = sorted(line.split()[0] for line in runs(pool.workdir, "done"))
     assert done == sorted(["held", *now, *later])
     assert "Requeued" in pool.logs()
+
+
+def test_a_requeue_on_a_frozen_redis_is_a_connection_error_the_consumer_survives(
+    own_redis: RedisServer,
+):
+    # After a failed fetch Dramatiq's consumer thread requeues its delayed messages; only a
+    # connection error there is survived, and a frozen Redis raises a timeout.
+    consumer = dramatiq.get_broker().consume(QUEUE)
+    fetched = MessageProxy(
+        Message(QUEUE, "slow_effect", ("k", 0.0), {}, {"redis_message_id": str(uuid.uuid4())})
+    )
+    os.kill(own_redis.pid, signal.SIGSTOP)
+    try:
+        with pytest.raises(ConnectionClosed):
+            consumer.requeue([fetched])
+    finally:
+        os.kill(own_redis.pid, signal.SIGCONT)
 
 
 def test_queued_jobs_survive_a_redis_restart_through_its_append_only_file(
