@@ -14,7 +14,7 @@ end to the last job done, and p50/p99 of the time from acceptance to effect for 
 during the fault. Results: a Markdown table on stdout and JSON under var/chaos/.
 
     make chaos                                   # both brokers, every fault (about 11 minutes)
-    .venv/bin/python bench/chaos.py --brokers redis --short      # each fault once, short
+    .venv/bin/python bench/chaos.py --brokers redis --short      # CI's pass: short faults
     .venv/bin/python bench/chaos.py --brokers redis --faults broker-freeze,db-restart
     .venv/bin/python bench/chaos.py --soak 100000                # docs/RELIABILITY.md, "Soak"
 """
@@ -600,7 +600,7 @@ def percentile(values: list[float], q: float) -> float | None:
 @dataclass
 class Cell:
     """One fault's run: its label (every key of its jobs starts with it), whether the fault is
-    short, and jobs a fault itself accepted (the web process it killed)."""
+    short (CI), and jobs a fault itself accepted (the web process it killed)."""
 
     label: str
     short: bool
@@ -850,7 +850,7 @@ def main() -> int:
     )
     parser.add_argument("--brokers", default="redis,rabbitmq")
     parser.add_argument("--faults", default=",".join(f.name for f in FAULTS))
-    parser.add_argument("--short", action="store_true", help="short faults")
+    parser.add_argument("--short", action="store_true", help="short faults (CI)")
     parser.add_argument("--deadline", type=float, default=240, help="seconds to settle a cell")
     parser.add_argument(
         "--soak", type=int, default=0, help="accept this many jobs, a random fault every 20-45 s"
